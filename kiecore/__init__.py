@@ -1,0 +1,60 @@
+"""kiecore: a plugin-based client for Kie.ai's image models.
+
+    import kiecore
+    with kiecore.Client() as client:                     # KIE_API_KEY from the environment
+        result = client.generate("nano-banana-pro", "a red fox", output_dir="out")
+
+Names are imported on first use, so ``import kiecore`` (and ``kie --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Client": "kiecore.client",
+    "GenerationRequest": "kiecore.model",
+    "GenerationResult": "kiecore.model",
+    "Profile": "kiecore.model",
+    "TaskHandle": "kiecore.model",
+    "TaskState": "kiecore.model",
+    "TaskStatus": "kiecore.model",
+    "BodyLayout": "kiecore.declarations",
+    "Dialect": "kiecore.declarations",
+    "ModelSpec": "kiecore.declarations",
+    "ParamKind": "kiecore.declarations",
+    "ParamSpec": "kiecore.declarations",
+    "WireSpec": "kiecore.declarations",
+    "DeclarativePlugin": "kiecore.declarative",
+    "hookimpl": "kiecore.hookspecs",
+    "WireRequest": "kiecore.wire.request",
+    "Registry": "kiecore.registry",
+    "load_registry": "kiecore.loading",
+    "to_json": "kiecore.serialization",
+    "from_json": "kiecore.serialization",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:
+    from kiecore.client import Client
+    from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, WireSpec
+    from kiecore.declarative import DeclarativePlugin
+    from kiecore.hookspecs import hookimpl
+    from kiecore.loading import load_registry
+    from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskState, TaskStatus
+    from kiecore.registry import Registry
+    from kiecore.serialization import from_json, to_json
+    from kiecore.wire.request import WireRequest
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kiecore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

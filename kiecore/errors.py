@@ -1,0 +1,163 @@
+"""Typed errors. Each carries one line for a person (``str(error)``) and an exit code for the CLI.
+
+Hierarchy::
+
+    KieError
+    ├── UsageError                 bad input, refused before anything is sent        (exit 2)
+    │   ├── InvalidParameterError  a parameter value the model does not accept
+    │   ├── UnknownModelError      no installed plugin serves that model
+    │   └── MissingAPIKeyError     KIE_API_KEY is not set
+    ├── PluginError                a plugin failed to load, misbehaved, or collided   (exit 1)
+    ├── ParseError                 a reply that cannot be understood                  (exit 1)
+    ├── TransportError             the connection failed after retries               (exit 1)
+    │   └── SubmitUncertainError   a submit may or may not have created a task
+    ├── APIError                   the service refused a request                      (exit 1)
+    │   ├── AuthenticationError    401                                                (exit 3)
+    │   ├── InsufficientCreditsError 402                                              (exit 3)
+    │   ├── InvalidRequestError    400 / 422
+    │   ├── NotFoundError          404
+    │   ├── RateLimitedError       429 (``retry_after`` seconds, if given)
+    │   ├── ServiceUnavailableError 455 / 503
+    │   └── ServerError            other 5xx
+    ├── TaskFailedError            the task ran and failed at Kie                     (exit 4)
+    ├── DeadlineExceededError      the overall deadline passed while waiting           (exit 5)
+    └── DownloadError              a result could not be saved                        (exit 1)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiecore.model import TaskHandle, TaskStatus
+
+
+class KieError(Exception):
+    """Base of every kiecore error."""
+
+    exit_code: int = 1
+
+
+class UsageError(KieError):
+    """The caller asked for something that cannot be sent."""
+
+    exit_code = 2
+
+
+class InvalidParameterError(UsageError):
+    """A parameter value the model does not accept. ``parameter`` and ``value`` name the culprit."""
+
+    def __init__(self, message: str, *, parameter: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.value = value
+
+
+class UnknownModelError(UsageError):
+    """No installed plugin serves the model; ``suggestions`` holds close matches."""
+
+    def __init__(self, name: str, suggestions: tuple[str, ...] = ()) -> None:
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else "; `kie models` lists them"
+        super().__init__(f"unknown model {name!r}{hint}")
+        self.name = name
+        self.suggestions = suggestions
+
+
+class MissingAPIKeyError(UsageError):
+    """No API key was configured."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no API key: set KIE_API_KEY (from https://kie.ai/api-key), "
+            "or add --emulator to try everything against the built-in emulator"
+        )
+
+
+class PluginError(KieError):
+    """A plugin failed to load, returned something the core cannot use, or collided with another."""
+
+
+class ParseError(KieError):
+    """A reply that cannot be understood. Parse hooks raise only this for malformed input."""
+
+
+class TransportError(KieError):
+    """The connection to a host failed and retrying did not help."""
+
+
+class SubmitUncertainError(TransportError):
+    """The submit request was sent but its answer was lost: the task may exist (and cost credits).
+
+    It is never resubmitted automatically; check your Kie task list or logs before trying again.
+    """
+
+
+class APIError(KieError):
+    """The service refused a request. ``http_status`` and ``code`` (the body code) say how."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, code: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.code = code
+
+
+class AuthenticationError(APIError):
+    exit_code = 3
+
+
+class InsufficientCreditsError(APIError):
+    exit_code = 3
+
+
+class InvalidRequestError(APIError):
+    pass
+
+
+class NotFoundError(APIError):
+    pass
+
+
+class RateLimitedError(APIError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailableError(APIError):
+    pass
+
+
+class ServerError(APIError):
+    pass
+
+
+class TaskFailedError(KieError):
+    """The task ran at Kie and failed; ``status`` holds Kie's failure code and message."""
+
+    exit_code = 4
+
+    def __init__(self, handle: TaskHandle, status: TaskStatus) -> None:
+        detail = status.fail_message or "no reason given"
+        code = f" (code {status.fail_code})" if status.fail_code else ""
+        super().__init__(f"task {handle.task_id} ({handle.model}) failed at Kie{code}: {detail}")
+        self.handle = handle
+        self.status = status
+
+
+class DeadlineExceededError(KieError):
+    """The overall deadline passed before the task finished; the task may still complete."""
+
+    exit_code = 5
+
+    def __init__(self, handle: TaskHandle, timeout: float, last: TaskStatus | None = None) -> None:
+        super().__init__(
+            f"task {handle.task_id} ({handle.model}) did not finish within {timeout:g}s; "
+            f"check it later with: kie status {handle.model} {handle.task_id}"
+        )
+        self.handle = handle
+        self.timeout = timeout
+        self.last = last
+
+
+class DownloadError(KieError):
+    """A result file could not be fetched or saved."""

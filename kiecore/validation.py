@@ -1,0 +1,222 @@
+"""Check a :class:`GenerationRequest` against a model's declaration and turn it into wire parameters.
+
+Runs before anything is sent. Every refusal is an :class:`InvalidParameterError` naming the parameter, the
+value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from kiecore.declarations import ModelSpec, ParamKind, ParamSpec, WireSpec
+from kiecore.errors import InvalidParameterError
+from kiecore.model import GenerationRequest, Profile
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def resolve_params(model: ModelSpec, profile: Profile, request: GenerationRequest) -> dict[str, Any]:
+    """Wire parameters for ``request``, in declaration order, with defaults applied where the model needs them."""
+    try:
+        wire = model.wire(profile)
+    except LookupError:
+        raise InvalidParameterError(
+            f"{model.id} has no {profile.value} profile; use --profile live", parameter="profile", value=profile.value
+        ) from None
+    given: dict[str, Any] = {}
+    source: dict[str, str] = {}  # wire name -> how the caller named it, for messages
+    for common, value in request.common_values().items():
+        spec = wire.for_common(common)
+        if spec is None:
+            if common == "num_images" and value == 1 and model.max_images == 1:
+                continue  # asking a one-image model for one image is no error
+            raise InvalidParameterError(
+                f"{common} is not supported by {model.id} ({profile.value} profile); leave it out",
+                parameter=common,
+                value=value,
+            )
+        given[spec.name] = coerce(model, spec, value)
+        source[spec.name] = common
+    for name, value in request.extra.items():
+        spec = wire.param(name)
+        if spec is None:
+            known = ", ".join(p.name for p in wire.params)
+            raise InvalidParameterError(
+                f"unknown parameter {name!r} for {model.id} ({profile.value} profile); known: {known}",
+                parameter=name,
+                value=value,
+            )
+        if spec.name in given:
+            raise InvalidParameterError(
+                f"{name} is given twice (also as {source[spec.name]}); give it once", parameter=name, value=value
+            )
+        given[spec.name] = coerce(model, spec, value)
+        source[spec.name] = name
+    if request.callback_url is not None:
+        _check_callback(model, wire, request.callback_url)
+    return _finish(model, wire, given)
+
+
+def _finish(model: ModelSpec, wire: WireSpec, given: Mapping[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for spec in wire.params:
+        if spec.name in given:
+            value = given[spec.name]
+        elif spec.default is not None and (spec.required or spec.send_default):
+            value = spec.default
+        elif spec.required:
+            raise InvalidParameterError(
+                f"{_label(spec)} is required by {model.id}", parameter=spec.name, value=None
+            )
+        else:
+            continue
+        if spec.omit_default and value == spec.default:
+            continue
+        params[spec.name] = str(value) if spec.as_string and not isinstance(value, str) else value
+    for group in wire.requires_any:
+        if not any(name in params for name in group):
+            names = " or ".join(group)
+            raise InvalidParameterError(f"{model.id} needs {names}", parameter=group[0], value=None)
+    return params
+
+
+def _label(spec: ParamSpec) -> str:
+    return spec.name if spec.common is None or spec.common == spec.name else f"{spec.common} ({spec.name})"
+
+
+def _check_callback(model: ModelSpec, wire: WireSpec, url: str) -> None:
+    if wire.callback_field is None:
+        raise InvalidParameterError(
+            f"callback_url is not supported by {model.id}; leave it out", parameter="callback_url", value=url
+        )
+    _check_url("callback_url", url)
+
+
+def _check_url(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"{name} must be a URL, got {value!r}", parameter=name, value=value)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidParameterError(
+            f"{name} must be an http(s) URL, got {value!r}", parameter=name, value=value
+        )
+    return value
+
+
+def coerce(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
+    """Convert ``value`` to the declared kind (strings from the command line included) and check its limits."""
+    name = spec.name
+    kind = spec.kind
+    if kind is ParamKind.BOOLEAN:
+        result: Any = _to_bool(name, value)
+    elif kind is ParamKind.INTEGER:
+        result = _to_int(name, value)
+    elif kind is ParamKind.NUMBER:
+        result = _to_number(name, value)
+    elif kind is ParamKind.URL:
+        result = _check_url(name, value)
+    elif kind is ParamKind.URL_LIST:
+        result = _to_url_list(spec, value)
+    else:
+        result = _to_string(spec, value)
+        result = spec.value_map.get(result, result)
+    if spec.choices:
+        result = _choose(model, spec, result)
+    if isinstance(result, (int, float)) and not isinstance(result, bool):
+        if spec.minimum is not None and result < spec.minimum or spec.maximum is not None and result > spec.maximum:
+            raise InvalidParameterError(
+                f"{name}={result!r} is out of range for {model.id}: allowed {_range(spec)}",
+                parameter=name,
+                value=result,
+            )
+    if isinstance(result, str) and spec.max_length is not None and len(result) > spec.max_length:
+        raise InvalidParameterError(
+            f"{name} is {len(result)} characters long; {model.id} accepts at most {spec.max_length}",
+            parameter=name,
+            value=result,
+        )
+    return result
+
+
+def _range(spec: ParamSpec) -> str:
+    low = "" if spec.minimum is None else f"{spec.minimum:g}"
+    high = "" if spec.maximum is None else f"{spec.maximum:g}"
+    return f"{low}..{high}"
+
+
+def _choose(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
+    for choice in spec.choices:
+        if value == choice and type(value) is type(choice):
+            return choice
+    if isinstance(value, str):
+        for choice in spec.choices:  # case-insensitive match, canonical spelling sent
+            if isinstance(choice, str) and choice.lower() == value.lower():
+                return choice
+    allowed = ", ".join(str(c) for c in (*spec.choices, *spec.value_map))
+    raise InvalidParameterError(
+        f"{spec.name}={value!r} is not accepted by {model.id}; allowed: {allowed}", parameter=spec.name, value=value
+    )
+
+
+def _to_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidParameterError(f"{name} must be true or false, got {value!r}", parameter=name, value=value)
+
+
+def _to_int(name: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise InvalidParameterError(f"{name} must be a whole number, got {value!r}", parameter=name, value=value)
+
+
+def _to_number(name: str, value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = float("nan")
+    else:
+        number = float("nan")
+    if number != number or number in (float("inf"), float("-inf")):
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}", parameter=name, value=value)
+    return number
+
+
+def _to_string(spec: ParamSpec, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # e.g. an integer seed for a model that takes it as a string
+    raise InvalidParameterError(f"{spec.name} must be text, got {value!r}", parameter=spec.name, value=value)
+
+
+def _to_url_list(spec: ParamSpec, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise InvalidParameterError(
+            f"{spec.name} must be a list of URLs, got {value!r}", parameter=spec.name, value=value
+        )
+    urls = [_check_url(spec.name, item) for item in value]
+    if spec.max_items is not None and len(urls) > spec.max_items:
+        raise InvalidParameterError(
+            f"{spec.name} has {len(urls)} URLs; at most {spec.max_items} are accepted",
+            parameter=spec.name,
+            value=urls,
+        )
+    return urls
