@@ -13,7 +13,9 @@ from kiecore.model import TaskStatus
 T = TypeVar("T")
 
 converter = cattrs.Converter()
-converter.register_unstructure_hook(enum.Enum, lambda member: member.value)
+converter.register_unstructure_hook_func(
+    lambda cls: isinstance(cls, type) and issubclass(cls, enum.Enum), lambda member: member.value
+)
 converter.register_unstructure_hook(Path, str)
 converter.register_structure_hook(Path, lambda value, _type: Path(value))
 # ``raw`` is whatever JSON the service sent: pass it through untouched.
