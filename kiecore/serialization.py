@@ -8,14 +8,21 @@ from typing import Any, TypeVar
 
 import cattrs
 
-from kiecore.model import TaskStatus
+from kiecore.declarations import BodyLayout, Dialect, ParamKind
+from kiecore.model import Profile, TaskState, TaskStatus
 
 T = TypeVar("T")
 
 converter = cattrs.Converter()
-converter.register_unstructure_hook_func(
-    lambda cls: isinstance(cls, type) and issubclass(cls, enum.Enum), lambda member: member.value
-)
+
+
+def _enum_value(member: enum.Enum) -> Any:
+    return member.value
+
+
+# str-valued enums would otherwise pass through as enum members; JSON wants their plain values.
+for _enum in (Profile, TaskState, Dialect, BodyLayout, ParamKind):
+    converter.register_unstructure_hook(_enum, _enum_value)
 converter.register_unstructure_hook(Path, str)
 converter.register_structure_hook(Path, lambda value, _type: Path(value))
 # ``raw`` is whatever JSON the service sent: pass it through untouched.
