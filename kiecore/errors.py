@@ -93,12 +93,15 @@ class SubmitUncertainError(TransportError):
 
 
 class APIError(KieError):
-    """The service refused a request. ``http_status`` and ``code`` (the body code) say how."""
+    """The service refused a request. ``http_status``, ``code`` (the body code) and ``kie_message`` say how."""
 
-    def __init__(self, message: str, *, http_status: int | None = None, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, http_status: int | None = None, code: int | None = None, kie_message: str = ""
+    ) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.code = code
+        self.kie_message = kie_message
 
 
 class AuthenticationError(APIError):

@@ -1,0 +1,53 @@
+# Two commands matter: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PLUGINS := $(sort $(wildcard plugins/*))
+WHEELS := build/wheels
+
+.PHONY: demo test lint typecheck unit isolation wheels bench clean
+
+$(VENV)/.installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[dev]' $(foreach p,$(PLUGINS),-e $(p))
+	touch $@
+
+# Generate one image with every installed model against the built-in emulator, into ./out.
+demo: $(VENV)/.installed
+	@mkdir -p out
+	@for model in $$($(BIN)/kie models --json | $(BIN)/python -c 'import json,sys; print(*(m["id"] for m in json.load(sys.stdin)["models"]))'); do \
+		$(BIN)/kie generate "$$model" "a lighthouse on a cliff at dusk" --emulator -o out/$$(echo $$model | tr / _) || exit 1; \
+	done
+
+test: lint typecheck unit isolation
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+	$(BIN)/mypy --strict $(foreach p,$(PLUGINS),$(p)/$(subst -,_,$(notdir $(p))))
+
+# The core's tests and every plugin's tests, in the shared environment.
+unit: $(VENV)/.installed
+	$(BIN)/pytest tests $(foreach p,$(PLUGINS),$(p)/tests) -q -p no:cacheprovider
+
+# Each plugin alone with kiecore, both installed from built wheels: installing only what you need works.
+isolation: wheels
+	$(BIN)/tox run-parallel -p 2 --parallel-no-spinner -q
+
+wheels: $(VENV)/.installed
+	rm -rf $(WHEELS) && mkdir -p $(WHEELS)
+	$(BIN)/python -m pip wheel -q --no-deps -w $(WHEELS) . $(PLUGINS)
+	@for p in $(PLUGINS); do \
+		name=$$(basename $$p); pkg=$$(echo $$name | tr - _); \
+		printf '%s[testing]\n%s\n' "$$(ls $(CURDIR)/$(WHEELS)/kiecore-*.whl)" "$$(ls $(CURDIR)/$(WHEELS)/$$pkg-*.whl)" \
+			> $(WHEELS)/$$name.txt; \
+	done
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/startup.py
+
+clean:
+	rm -rf $(VENV) out build .tox .mypy_cache .ruff_cache .hypothesis

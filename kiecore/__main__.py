@@ -1,0 +1,7 @@
+"""``python -m kiecore`` runs the ``kie`` command."""
+
+import sys
+
+from kiecore.cli import main
+
+sys.exit(main())

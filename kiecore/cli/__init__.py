@@ -1,0 +1,114 @@
+"""The ``kie`` command. This module imports only the standard library's argparse: each command imports
+what it needs when it runs, so ``kie --help`` loads no plugin and no HTTP library.
+
+Exit codes: 0 success; 2 usage or invalid parameters (nothing sent); 3 authentication or credits refused;
+4 the task failed at Kie; 5 timed out; 1 anything else; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+PROFILES = ("live", "reference")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kie",
+        description="Generate images with Kie.ai's models. The API key comes from KIE_API_KEY.",
+        epilog="Try it without a key: kie generate nano-banana-pro 'a red fox' --emulator",
+    )
+    parser.add_argument("--debug", action="store_true", help="log HTTP requests (key redacted) and show tracebacks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    models = commands.add_parser("models", help="list installed models and their parameters")
+    models.add_argument("model", nargs="?", metavar="MODEL", help="show one model's parameters")
+    models.add_argument("--json", action="store_true", help="print JSON")
+
+    generate = commands.add_parser("generate", help="generate images and save them")
+    generate.add_argument("model", metavar="MODEL", help="model id or alias (see `kie models`)")
+    generate.add_argument("prompt", metavar="PROMPT")
+    generate.add_argument("--aspect-ratio", metavar="R", help="e.g. 16:9")
+    generate.add_argument("-n", "--num-images", type=int, metavar="N")
+    generate.add_argument("--output-format", metavar="F", help="e.g. png, jpeg")
+    generate.add_argument("--resolution", metavar="R", help="e.g. 1K, 2K, 4K")
+    generate.add_argument("--seed", type=int, metavar="S")
+    generate.add_argument("--negative-prompt", metavar="T")
+    generate.add_argument("--image", action="append", default=[], metavar="URL", help="input/reference image URL")
+    generate.add_argument("--callback-url", metavar="URL", help="ask Kie to POST the result to this URL")
+    generate.add_argument(
+        "-p", dest="params", action="append", default=[], metavar="KEY=VALUE",
+        help="a model-specific parameter under the live docs' name, e.g. -p isEnhance=true",
+    )  # fmt: skip
+    generate.add_argument("-o", "--output-dir", default=".", metavar="DIR", help="where to save images (default .)")
+    generate.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline for the generation")
+    generate.add_argument("--no-download", action="store_true", help="print result URLs instead of saving files")
+    _add_connection_options(generate)
+    generate.add_argument("--emulator", action="store_true", help="use a built-in emulator instead of api.kie.ai")
+    generate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    status = commands.add_parser("status", help="show a task's state and results")
+    status.add_argument("model", metavar="MODEL")
+    status.add_argument("task_id", metavar="TASK_ID")
+    _add_connection_options(status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    emulator = commands.add_parser("emulator", help="run the Kie API emulator in the foreground")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8787)
+    emulator.add_argument("--task-seconds", type=float, default=2.0, metavar="S", help="how long each task runs")
+    emulator.add_argument(
+        "--fault", action="append", default=[], metavar="KIND[:ON[:TIMES]]",
+        help="inject a fault, e.g. rate_limit:submit:2 (see docs/emulator.md)",
+    )  # fmt: skip
+    return parser
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=PROFILES, default="live", help="wire shapes to speak (default live)")
+    parser.add_argument("--base-url", metavar="URL", help="API base URL (default $KIE_BASE_URL or https://api.kie.ai)")
+
+
+def _version() -> str:
+    from kiecore import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``kie``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    module = importlib.import_module(f"kiecore.cli.{args.command}_command")
+    try:
+        code: int = module.run(args)
+        return code
+    except KeyboardInterrupt:
+        print("kie: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        return _report(error, args.debug)
+
+
+def _report(error: Exception, debug: bool) -> int:
+    from kiecore.errors import KieError
+
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    message = str(error).replace(os.environ.get("KIE_API_KEY") or "\0", "***")
+    if isinstance(error, KieError):
+        print(f"kie: error: {message}", file=sys.stderr)
+        return error.exit_code
+    print(f"kie: internal error: {type(error).__name__}: {message} (run with --debug for details)", file=sys.stderr)
+    return 1
+

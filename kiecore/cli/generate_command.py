@@ -1,0 +1,78 @@
+"""``kie generate``: submit, show progress on stderr, save every result, print the paths."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from kiecore.cli.options import request_fields
+from kiecore.cli.output import Progress, print_json
+from kiecore.client import Client
+from kiecore.model import TaskHandle
+
+#: How long each emulated task runs, and how often to poll it, with --emulator.
+EMULATOR_TASK_SECONDS = 1.0
+EMULATOR_POLL_INTERVAL = 0.2
+
+
+def run(args: argparse.Namespace) -> int:
+    fields = request_fields(args)
+    progress = Progress()
+    submitted: list[TaskHandle] = []
+
+    def on_submit(handle: TaskHandle) -> None:
+        submitted.append(handle)
+        progress.submitted(handle)
+
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(_client(args, stack))
+        try:
+            result = client.generate(
+                args.model,
+                output_dir=args.output_dir,
+                timeout=args.timeout,
+                download=not args.no_download,
+                on_submit=on_submit,
+                on_status=progress.update,
+                **fields,
+            )
+        except KeyboardInterrupt:
+            progress.done()
+            if submitted and not args.emulator:
+                handle = submitted[0]
+                print(f"kie: interrupted; task {handle.task_id} goes on at Kie: "
+                      f"kie status {handle.model} {handle.task_id}", file=sys.stderr)  # fmt: skip
+                return 130
+            raise
+        finally:
+            progress.done()
+    if args.json:
+        print_json({
+            "task_id": result.handle.task_id,
+            "model": result.handle.model,
+            "state": result.status.state.value,
+            "urls": list(result.status.urls),
+            "files": [str(path) for path in result.files],
+        })  # fmt: skip
+    else:
+        for line in result.files or result.status.urls:
+            print(line)
+    return 0
+
+
+def _client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
+    if not args.emulator:
+        return Client(base_url=args.base_url, profile=args.profile)
+    from kiecore.emulator import Emulator
+    from kiecore.loading import load_registry
+
+    registry = load_registry()
+    emulator = stack.enter_context(Emulator(registry, task_seconds=EMULATOR_TASK_SECONDS))
+    return Client(
+        api_key="emulator-key",  # never the real key: the emulator needs none
+        base_url=emulator.base_url,
+        profile=args.profile,
+        registry=registry,
+        poll_interval=EMULATOR_POLL_INTERVAL,
+    )

@@ -1,0 +1,46 @@
+"""What the commands print: progress on stderr, results on stdout, JSON when asked."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from kiecore.model import TaskHandle, TaskStatus
+
+
+def print_json(value: Any, stream: TextIO | None = None) -> None:
+    print(json.dumps(value, indent=2, sort_keys=False), file=stream or sys.stdout)
+
+
+class Progress:
+    """Shows a task's state on stderr: one rewritten line on a terminal, a line per change otherwise."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._last = ""
+
+    def submitted(self, handle: TaskHandle) -> None:
+        self._line(f"submitted {handle.model} task {handle.task_id}", final=True)
+
+    def update(self, status: TaskStatus) -> None:
+        text = f"{status.state.value}"
+        if status.progress is not None:
+            text += f" {status.progress:.0%}"
+        if text != self._last:
+            self._line(text, final=status.state.terminal)
+            self._last = text
+
+    def _line(self, text: str, *, final: bool = False) -> None:
+        if self.tty:
+            self.stream.write(f"\r\033[K{text}" + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty and self._last:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._last = ""

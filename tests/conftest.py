@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kiecore.client import Client
+from kiecore.registry import PluginInfo, Registry
+from kiecore.testing.endtoend import emulator_client
+from tests import sample_plugin
+
+
+@pytest.fixture(scope="session")
+def sample_registry() -> Registry:
+    """The sample plugin only: one model per dialect."""
+    return Registry.from_plugins((sample_plugin.plugin, PluginInfo("sample", "kiecore-sample-plugin", "0")))
+
+
+@pytest.fixture(scope="session")
+def sample_emulator(sample_registry: Registry) -> Iterator[object]:
+    from kiecore.emulator import Emulator
+
+    with Emulator(sample_registry, task_seconds=0.2, retry_after=0.05) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator(sample_emulator: object) -> object:
+    sample_emulator.reset()  # type: ignore[attr-defined]
+    sample_emulator.task_seconds = 0.2  # type: ignore[attr-defined]
+    return sample_emulator
+
+
+@pytest.fixture
+def client(emulator: object, sample_registry: Registry) -> Iterator[Client]:
+    with emulator_client(emulator.base_url, sample_registry) as client:  # type: ignore[attr-defined]
+        yield client
