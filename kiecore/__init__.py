@@ -37,7 +37,29 @@ _EXPORTS = {
     "from_json": "kiecore.serialization",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "BodyLayout",
+    "Client",
+    "DeclarativePlugin",
+    "Dialect",
+    "GenerationRequest",
+    "GenerationResult",
+    "ModelSpec",
+    "ParamKind",
+    "ParamSpec",
+    "Profile",
+    "Registry",
+    "TaskHandle",
+    "TaskState",
+    "TaskStatus",
+    "WireRequest",
+    "WireSpec",
+    "__version__",
+    "from_json",
+    "hookimpl",
+    "load_registry",
+    "to_json",
+]
 
 if TYPE_CHECKING:
     from kiecore.client import Client

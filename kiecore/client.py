@@ -109,8 +109,9 @@ class Client:
             if self._transport is None:
                 if not self.api_key:
                     raise MissingAPIKeyError()
-                self._transport = Transport(self.base_url, self.api_key, retry=self.retry, sleep=self._sleep,
-                                            clock=self._clock)  # fmt: skip
+                self._transport = Transport(
+                    self.base_url, self.api_key, retry=self.retry, sleep=self._sleep, clock=self._clock
+                )
             return self._transport
 
     @property
@@ -141,9 +142,14 @@ class Client:
         return self.registry.resolve(name)
 
     def prepare(
-        self, model: str, request: GenerationRequest | None = None, /, *, profile: Profile | str | None = None,
+        self,
+        model: str,
+        request: GenerationRequest | None = None,
+        /,
+        *,
+        profile: Profile | str | None = None,
         **params: Any,
-    ) -> PreparedRequest:  # fmt: skip
+    ) -> PreparedRequest:
         """Validate a request and build what would be sent, without sending anything.
 
         ``params`` are GenerationRequest fields (``prompt=``, ``aspect_ratio=``, ``extra={...}``); with
@@ -157,9 +163,14 @@ class Client:
         return PreparedRequest(entry, chosen, request, wire_params, wire)
 
     def submit(
-        self, model: str, request: GenerationRequest | None = None, /, *, profile: Profile | str | None = None,
+        self,
+        model: str,
+        request: GenerationRequest | None = None,
+        /,
+        *,
+        profile: Profile | str | None = None,
         **params: Any,
-    ) -> TaskHandle:  # fmt: skip
+    ) -> TaskHandle:
         """Create a task; returns its handle. Nothing is sent if a parameter is invalid.
 
         Raises :class:`SubmitUncertainError` if the answer was lost after sending (never resubmits).
@@ -174,8 +185,9 @@ class Client:
                 f"the create reply could not be read ({error}); the task may have been created: "
                 "check your Kie task history before submitting again"
             ) from error
-        return TaskHandle(model=prepared.entry.spec.id, task_id=task_id, profile=prepared.profile,
-                          submitted_at=submitted_at)  # fmt: skip
+        return TaskHandle(
+            model=prepared.entry.spec.id, task_id=task_id, profile=prepared.profile, submitted_at=submitted_at
+        )
 
     def status(self, handle: TaskHandle, *, deadline: float | None = None) -> TaskStatus:
         """Query a task once. Shortly after a submit, "not visible yet" comes back as ``QUEUED``."""
@@ -189,8 +201,9 @@ class Client:
             raise error
         except APIError as error:
             if error.code in _TASK_FAILURE_CODES:
-                return TaskStatus(state=TaskState.FAILED, fail_code=str(error.code),
-                                  fail_message=error.kie_message or None)  # fmt: skip
+                return TaskStatus(
+                    state=TaskState.FAILED, fail_code=str(error.code), fail_message=error.kie_message or None
+                )
             raise
         status = self.registry.parse_status(entry, handle.profile, reply)
         if status.state is TaskState.SUCCEEDED:
@@ -235,9 +248,13 @@ class Client:
             self._sleep(min(poll_delay(elapsed, typical_seconds=typical, interval=self.poll_interval), remaining))
 
     def download(
-        self, handle: TaskHandle, status: TaskStatus, output_dir: str | os.PathLike[str] = ".",
-        *, overwrite: bool = False,
-    ) -> tuple[Path, ...]:  # fmt: skip
+        self,
+        handle: TaskHandle,
+        status: TaskStatus,
+        output_dir: str | os.PathLike[str] = ".",
+        *,
+        overwrite: bool = False,
+    ) -> tuple[Path, ...]:
         """Save every result of a succeeded task into ``output_dir`` as ``<task id>[_<n>].<ext>``."""
         directory = Path(output_dir)
         count = len(status.urls)
@@ -250,7 +267,7 @@ class Client:
     def generate(
         self,
         model: str,
-        prompt: str | None = None,
+        prompt: str | GenerationRequest | None = None,
         *,
         output_dir: str | os.PathLike[str] = ".",
         timeout: float | None = None,
@@ -260,10 +277,14 @@ class Client:
         on_status: StatusCallback | None = None,
         **params: Any,
     ) -> GenerationResult:
-        """Submit, wait, and (unless ``download=False``) save every result: the whole journey in one call."""
-        if prompt is not None:
+        """Submit, wait, and (unless ``download=False``) save every result: the whole journey in one call.
+
+        ``prompt`` is the prompt text or a whole :class:`GenerationRequest`; ``params`` set or override fields.
+        """
+        request = prompt if isinstance(prompt, GenerationRequest) else None
+        if isinstance(prompt, str):
             params["prompt"] = prompt
-        handle = self.submit(model, profile=profile, **params)
+        handle = self.submit(model, request, profile=profile, **params)
         if on_submit is not None:
             on_submit(handle)
         status = self.wait(handle, timeout=timeout, on_status=on_status)

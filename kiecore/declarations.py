@@ -8,7 +8,7 @@ emulator checks request bodies against them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -16,7 +16,7 @@ import attrs
 from kiecore.model import COMMON_PARAMETERS, Profile
 
 
-class ParamKind(str, enum.Enum):
+class ParamKind(enum.StrEnum):
     """The type of a parameter's value as the caller gives it."""
 
     STRING = "string"
@@ -27,7 +27,7 @@ class ParamKind(str, enum.Enum):
     URL_LIST = "url-list"
 
 
-class Dialect(str, enum.Enum):
+class Dialect(enum.StrEnum):
     """How a model's replies are shaped (and so how its status is parsed and emulated)."""
 
     MARKET = "market"  # /api/v1/jobs/* : state words, resultJson string
@@ -36,7 +36,7 @@ class Dialect(str, enum.Enum):
     REFERENCE = "reference"  # the reference spec's generic status/imageUrl/progress 0-100
 
 
-class BodyLayout(str, enum.Enum):
+class BodyLayout(enum.StrEnum):
     """Where parameters go in a create body."""
 
     INPUT = "input"  # {"model": ..., "callBackUrl": ..., "input": {params}}
@@ -45,6 +45,10 @@ class BodyLayout(str, enum.Enum):
 
 def _choices(value: Any) -> tuple[Any, ...]:
     return tuple(value or ())
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 def _mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -130,7 +134,7 @@ class ModelSpec:
     family: str
     live: WireSpec
     reference: WireSpec | None = None
-    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=_names)
     typical_seconds: float = 30.0
     max_images: int = 1
     description: str = ""

@@ -14,14 +14,14 @@ from typing import Any
 import attrs
 
 
-class Profile(str, enum.Enum):
+class Profile(enum.StrEnum):
     """Which wire shapes to speak: the live service (default) or the reference spec."""
 
     LIVE = "live"
     REFERENCE = "reference"
 
 
-class TaskState(str, enum.Enum):
+class TaskState(enum.StrEnum):
     """A task's state, normalised across every dialect."""
 
     QUEUED = "queued"

@@ -161,12 +161,17 @@ class Registry:
         self, entry: ModelEntry, profile: Profile, params: dict[str, Any], request: GenerationRequest
     ) -> WireRequest:
         try:
-            result = self._call(entry, "build_request", model=entry.spec, profile=profile, params=params, request=request)
+            result = self._call(
+                entry, "build_request", model=entry.spec, profile=profile, params=params, request=request
+            )
         except PluginError:
             raise
         except Exception as error:
-            raise PluginError(f"plugin {entry.plugin} failed in build_request: {type(error).__name__}: {error}") from error
-        return _checked(entry, "build_request", result, WireRequest)
+            raise PluginError(
+                f"plugin {entry.plugin} failed in build_request: {type(error).__name__}: {error}"
+            ) from error
+        request_: WireRequest = _checked(entry, "build_request", result, WireRequest)
+        return request_
 
     def parse_submit(self, entry: ModelEntry, profile: Profile, reply: Any) -> str:
         result = self._parse(entry, "parse_submit", profile, reply)
@@ -175,7 +180,10 @@ class Registry:
         return result
 
     def parse_status(self, entry: ModelEntry, profile: Profile, reply: Any) -> TaskStatus:
-        return _checked(entry, "parse_status", self._parse(entry, "parse_status", profile, reply), TaskStatus)
+        status: TaskStatus = _checked(
+            entry, "parse_status", self._parse(entry, "parse_status", profile, reply), TaskStatus
+        )
+        return status
 
     def extract_urls(self, entry: ModelEntry, profile: Profile, reply: Any) -> tuple[str, ...]:
         result = self._parse(entry, "extract_urls", profile, reply)

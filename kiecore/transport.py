@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, ReadTimeoutError
 from urllib3.exceptions import ConnectTimeoutError as _ConnectTimeout
+from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from kiecore import __version__
 from kiecore.errors import (
@@ -109,9 +109,7 @@ class Transport:
             headers["Content-Type"] = "application/json"
         return headers
 
-    def send(
-        self, request: WireRequest, *, profile: Profile, idempotent: bool, deadline: float | None = None
-    ) -> Any:
+    def send(self, request: WireRequest, *, profile: Profile, idempotent: bool, deadline: float | None = None) -> Any:
         """Send ``request`` and return the decoded JSON reply once its body ``code`` says success.
 
         ``idempotent`` requests (status GETs) are retried on connection and read errors, non-JSON replies,
@@ -164,12 +162,12 @@ class Transport:
                 code = status
                 reply = None
             else:
-                error = ParseError(
+                not_json = ParseError(
                     f"{self._host} sent a reply that is not JSON (HTTP {status}, "
                     f"{response.headers.get('Content-Type', 'no content type')})"
                     + ("" if idempotent else "; the task may have been created: check your Kie task history")
                 )
-                return KieFailure(error, retryable=idempotent)
+                return KieFailure(not_json, retryable=idempotent)
         else:
             code = reply_code(reply) or status
         if status == 200 and code == 200:

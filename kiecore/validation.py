@@ -68,9 +68,7 @@ def _finish(model: ModelSpec, wire: WireSpec, given: Mapping[str, Any]) -> dict[
         elif spec.default is not None and (spec.required or spec.send_default):
             value = spec.default
         elif spec.required:
-            raise InvalidParameterError(
-                f"{_label(spec)} is required by {model.id}", parameter=spec.name, value=None
-            )
+            raise InvalidParameterError(f"{_label(spec)} is required by {model.id}", parameter=spec.name, value=None)
         else:
             continue
         if spec.omit_default and value == spec.default:
@@ -100,9 +98,7 @@ def _check_url(name: str, value: Any) -> str:
         raise InvalidParameterError(f"{name} must be a URL, got {value!r}", parameter=name, value=value)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidParameterError(
-            f"{name} must be an http(s) URL, got {value!r}", parameter=name, value=value
-        )
+        raise InvalidParameterError(f"{name} must be an http(s) URL, got {value!r}", parameter=name, value=value)
     return value
 
 
@@ -125,13 +121,10 @@ def coerce(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
         result = spec.value_map.get(result, result)
     if spec.choices:
         result = _choose(model, spec, result)
-    if isinstance(result, (int, float)) and not isinstance(result, bool):
-        if spec.minimum is not None and result < spec.minimum or spec.maximum is not None and result > spec.maximum:
-            raise InvalidParameterError(
-                f"{name}={result!r} is out of range for {model.id}: allowed {_range(spec)}",
-                parameter=name,
-                value=result,
-            )
+    if _out_of_range(spec, result):
+        raise InvalidParameterError(
+            f"{name}={result!r} is out of range for {model.id}: allowed {_range(spec)}", parameter=name, value=result
+        )
     if isinstance(result, str) and spec.max_length is not None and len(result) > spec.max_length:
         raise InvalidParameterError(
             f"{name} is {len(result)} characters long; {model.id} accepts at most {spec.max_length}",
@@ -139,6 +132,12 @@ def coerce(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
             value=result,
         )
     return result
+
+
+def _out_of_range(spec: ParamSpec, value: Any) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    return (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum)
 
 
 def _range(spec: ParamSpec) -> str:

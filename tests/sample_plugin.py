@@ -20,10 +20,22 @@ MARKET = ModelSpec(
         model_field="test/market",
         params=(
             ParamSpec(name="prompt", common="prompt", required=True, max_length=100),
-            ParamSpec(name="image_size", common="aspect_ratio", choices=("square", "landscape_16_9"),
-                      value_map={"1:1": "square", "16:9": "landscape_16_9"}, default="square"),  # fmt: skip
-            ParamSpec(name="num_images", kind=ParamKind.INTEGER, common="num_images", choices=(1, 2, 3, 4),
-                      as_string=True, default=1, omit_default=True),  # fmt: skip
+            ParamSpec(
+                name="image_size",
+                common="aspect_ratio",
+                choices=("square", "landscape_16_9"),
+                value_map={"1:1": "square", "16:9": "landscape_16_9"},
+                default="square",
+            ),
+            ParamSpec(
+                name="num_images",
+                kind=ParamKind.INTEGER,
+                common="num_images",
+                choices=(1, 2, 3, 4),
+                as_string=True,
+                default=1,
+                omit_default=True,
+            ),
             ParamSpec(name="output_format", common="output_format", choices=("png", "jpeg"), default="png"),
             ParamSpec(name="seed", kind=ParamKind.INTEGER, common="seed", minimum=0, maximum=2**31),
             ParamSpec(name="image_urls", kind=ParamKind.URL_LIST, common="image_urls", max_items=2),
@@ -57,8 +69,14 @@ FOUR_O = ModelSpec(
         params=(
             ParamSpec(name="prompt", common="prompt"),
             ParamSpec(name="size", common="aspect_ratio", required=True, default="1:1", choices=("1:1", "3:2")),
-            ParamSpec(name="nVariants", kind=ParamKind.INTEGER, common="num_images", choices=(1, 2, 4), default=1,
-                      omit_default=True),  # fmt: skip
+            ParamSpec(
+                name="nVariants",
+                kind=ParamKind.INTEGER,
+                common="num_images",
+                choices=(1, 2, 4),
+                default=1,
+                omit_default=True,
+            ),
             ParamSpec(name="filesUrl", kind=ParamKind.URL_LIST, common="image_urls", max_items=5),
             ParamSpec(name="isEnhance", kind=ParamKind.BOOLEAN, default=False),
         ),

@@ -16,8 +16,7 @@ from tests.sample_plugin import FLUX, FOUR_O, MARKET
 def test_common_parameters_map_to_wire_names_and_values() -> None:
     request = GenerationRequest(prompt="a fox", aspect_ratio="16:9", num_images=2, seed=7)
     params = resolve_params(MARKET, Profile.LIVE, request)
-    assert params == {"prompt": "a fox", "image_size": "landscape_16_9", "num_images": "2", "seed": 7,
-                      "style": "AUTO"}  # fmt: skip
+    assert params == {"prompt": "a fox", "image_size": "landscape_16_9", "num_images": "2", "seed": 7, "style": "AUTO"}
 
 
 def test_defaults_required_and_omitted() -> None:
@@ -82,7 +81,9 @@ def test_callback_only_where_the_dialect_has_one() -> None:
 @given(st.data())
 def test_valid_requests_always_resolve(data: st.DataObject) -> None:
     model, profile = data.draw(
-        st.sampled_from([(MARKET, Profile.LIVE), (MARKET, Profile.REFERENCE), (FOUR_O, Profile.LIVE), (FLUX, Profile.LIVE)])
+        st.sampled_from(
+            [(MARKET, Profile.LIVE), (MARKET, Profile.REFERENCE), (FOUR_O, Profile.LIVE), (FLUX, Profile.LIVE)]
+        )
     )
     params = resolve_params(model, profile, data.draw(valid_requests(model, profile)))
     declared = {spec.name for spec in model.wire(profile).params}

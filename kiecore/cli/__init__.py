@@ -42,9 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--image", action="append", default=[], metavar="URL", help="input/reference image URL")
     generate.add_argument("--callback-url", metavar="URL", help="ask Kie to POST the result to this URL")
     generate.add_argument(
-        "-p", dest="params", action="append", default=[], metavar="KEY=VALUE",
+        "-p",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="a model-specific parameter under the live docs' name, e.g. -p isEnhance=true",
-    )  # fmt: skip
+    )
     generate.add_argument("-o", "--output-dir", default=".", metavar="DIR", help="where to save images (default .)")
     generate.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline for the generation")
     generate.add_argument("--no-download", action="store_true", help="print result URLs instead of saving files")
@@ -63,9 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=8787)
     emulator.add_argument("--task-seconds", type=float, default=2.0, metavar="S", help="how long each task runs")
     emulator.add_argument(
-        "--fault", action="append", default=[], metavar="KIND[:ON[:TIMES]]",
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND[:ON[:TIMES]]",
         help="inject a fault, e.g. rate_limit:submit:2 (see docs/emulator.md)",
-    )  # fmt: skip
+    )
     return parser
 
 
@@ -111,4 +118,3 @@ def _report(error: Exception, debug: bool) -> int:
         return error.exit_code
     print(f"kie: internal error: {type(error).__name__}: {message} (run with --debug for details)", file=sys.stderr)
     return 1
-

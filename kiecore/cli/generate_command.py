@@ -41,20 +41,25 @@ def run(args: argparse.Namespace) -> int:
             progress.done()
             if submitted and not args.emulator:
                 handle = submitted[0]
-                print(f"kie: interrupted; task {handle.task_id} goes on at Kie: "
-                      f"kie status {handle.model} {handle.task_id}", file=sys.stderr)  # fmt: skip
+                print(
+                    f"kie: interrupted; task {handle.task_id} goes on at Kie: "
+                    f"kie status {handle.model} {handle.task_id}",
+                    file=sys.stderr,
+                )
                 return 130
             raise
         finally:
             progress.done()
     if args.json:
-        print_json({
-            "task_id": result.handle.task_id,
-            "model": result.handle.model,
-            "state": result.status.state.value,
-            "urls": list(result.status.urls),
-            "files": [str(path) for path in result.files],
-        })  # fmt: skip
+        print_json(
+            {
+                "task_id": result.handle.task_id,
+                "model": result.handle.model,
+                "state": result.status.state.value,
+                "urls": list(result.status.urls),
+                "files": [str(path) for path in result.files],
+            }
+        )
     else:
         for line in result.files or result.status.urls:
             print(line)

@@ -17,11 +17,13 @@ def run(args: argparse.Namespace) -> int:
     registry = load_registry()
     entries = [registry.resolve(args.model)] if args.model else registry.models()
     if args.json:
-        print_json({
-            "models": [_entry_json(entry) for entry in entries],
-            "failures": [{"plugin": to_json(f.plugin), "error": f.error} for f in registry.failures],
-            "conflicts": {name: [str(info) for info in infos] for name, infos in registry.conflicts.items()},
-        })  # fmt: skip
+        print_json(
+            {
+                "models": [_entry_json(entry) for entry in entries],
+                "failures": [{"plugin": to_json(f.plugin), "error": f.error} for f in registry.failures],
+                "conflicts": {name: [str(info) for info in infos] for name, infos in registry.conflicts.items()},
+            }
+        )
         return 0
     if args.model:
         _describe(entries[0])
@@ -40,7 +42,12 @@ def _table(entries: list[ModelEntry]) -> None:
         print("no models installed: pip install a kiecore plugin, e.g. kiecore-nano-banana-pro")
         return
     rows = [
-        (entry.spec.id, ", ".join(entry.spec.aliases), "/".join(p.value for p in entry.spec.profiles()), str(entry.plugin))
+        (
+            entry.spec.id,
+            ", ".join(entry.spec.aliases),
+            "/".join(p.value for p in entry.spec.profiles()),
+            str(entry.plugin),
+        )
         for entry in entries
     ]
     header = ("MODEL", "ALIASES", "PROFILES", "PLUGIN")

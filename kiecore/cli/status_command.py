@@ -15,15 +15,17 @@ def run(args: argparse.Namespace) -> int:
         handle = TaskHandle(model=model, task_id=args.task_id, profile=Profile(args.profile), submitted_at=0.0)
         status = client.status(handle)
     if args.json:
-        print_json({
-            "task_id": handle.task_id,
-            "model": model,
-            "state": status.state.value,
-            "progress": status.progress,
-            "urls": list(status.urls),
-            "fail_code": status.fail_code,
-            "fail_message": status.fail_message,
-        })  # fmt: skip
+        print_json(
+            {
+                "task_id": handle.task_id,
+                "model": model,
+                "state": status.state.value,
+                "progress": status.progress,
+                "urls": list(status.urls),
+                "fail_code": status.fail_code,
+                "fail_message": status.fail_message,
+            }
+        )
         return 0
     line = f"{handle.task_id}: {status.state.value}"
     if status.progress is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +29,9 @@ from kiecore.testing import strategies
 from kiecore.validation import resolve_params
 from kiecore.wire.request import WireRequest
 
-_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# differing_executors: several plugins' subclasses share these test functions in one session.
+_SUPPRESSED = [HealthCheck.too_slow, HealthCheck.differing_executors]
+_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=_SUPPRESSED)
 
 
 class PluginConformance:
@@ -119,7 +120,7 @@ class PluginConformance:
         for url in self.registry().extract_urls(entry, profile, reply):
             assert url.startswith(("http://", "https://")) and "://" in url and len(url) > len("https://")
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=150, deadline=None, suppress_health_check=_SUPPRESSED)
     @given(data=st.data(), reply=strategies.replies)
     def test_parse_hooks_accept_or_raise_parse_error(self, data: st.DataObject, reply: Any) -> None:
         entry, profile = self._case(data)

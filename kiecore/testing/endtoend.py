@@ -51,8 +51,9 @@ def _example_value(spec: ParamSpec) -> Any:
 
 def emulator_client(base_url: str, registry: Registry, profile: Profile = Profile.LIVE) -> Client:
     """A client bound to an emulator, polling and retrying at emulator speed."""
-    return Client(api_key="test-key", base_url=base_url, profile=profile, registry=registry, poll_interval=0.05,
-                  retry=FAST_RETRY)  # fmt: skip
+    return Client(
+        api_key="test-key", base_url=base_url, profile=profile, registry=registry, poll_interval=0.05, retry=FAST_RETRY
+    )
 
 
 def generate_with_each_model(

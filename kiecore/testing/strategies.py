@@ -28,10 +28,31 @@ json_values = st.recursive(
 )
 
 _KEYS = st.sampled_from(
-    ["code", "msg", "message", "data", "taskId", "task_id", "state", "status", "successFlag", "progress",
-     "resultJson", "response", "resultUrls", "result_urls", "resultImageUrl", "imageUrl", "imageUrls", "info",
-     "failCode", "failMsg", "errorCode", "errorMessage"]
-)  # fmt: skip
+    [
+        "code",
+        "msg",
+        "message",
+        "data",
+        "taskId",
+        "task_id",
+        "state",
+        "status",
+        "successFlag",
+        "progress",
+        "resultJson",
+        "response",
+        "resultUrls",
+        "result_urls",
+        "resultImageUrl",
+        "imageUrl",
+        "imageUrls",
+        "info",
+        "failCode",
+        "failMsg",
+        "errorCode",
+        "errorMessage",
+    ]
+)
 _WIRE_ISH = st.recursive(
     json_values,
     lambda inner: st.dictionaries(_KEYS | st.text(max_size=6), inner, max_size=6) | st.lists(inner, max_size=3),
@@ -57,7 +78,9 @@ def param_values(spec: ParamSpec) -> st.SearchStrategy[Any]:
     if kind is ParamKind.INTEGER:
         low = None if spec.minimum is None else int(spec.minimum)
         high = None if spec.maximum is None else int(spec.maximum)
-        return st.integers(min_value=low if low is not None else -(2**31), max_value=high if high is not None else 2**31)
+        return st.integers(
+            min_value=low if low is not None else -(2**31), max_value=high if high is not None else 2**31
+        )
     if kind is ParamKind.NUMBER:
         return st.floats(min_value=spec.minimum, max_value=spec.maximum, allow_nan=False, allow_infinity=False)
     if kind is ParamKind.URL:
@@ -65,7 +88,9 @@ def param_values(spec: ParamSpec) -> st.SearchStrategy[Any]:
     if kind is ParamKind.URL_LIST:
         return st.lists(urls, min_size=1, max_size=min(spec.max_items or 4, 4))
     high_len = min(spec.max_length or 200, 200)
-    text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=high_len)
+    text = st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=high_len
+    )
     return text.filter(lambda value: value.strip() != "")
 
 
@@ -85,10 +110,10 @@ def valid_requests(model: ModelSpec, profile: Profile = Profile.LIVE) -> st.Sear
         common: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for name, value in chosen.items():
-            spec = wire.param(name)
-            assert spec is not None
-            if spec.common in COMMON_PARAMETERS and _fits_common(spec.common, value):
-                common[spec.common] = tuple(value) if spec.common == "image_urls" else value
+            declared = wire.param(name)
+            assert declared is not None
+            if declared.common in COMMON_PARAMETERS and _fits_common(declared.common, value):
+                common[declared.common] = tuple(value) if declared.common == "image_urls" else value
             else:
                 extra[name] = value
         if wire.callback_field and draw(st.booleans()):
@@ -119,7 +144,10 @@ DOCUMENTED_STATES: dict[Dialect, tuple[tuple[dict[str, Any], TaskState], ...]] =
     Dialect.GPT4O: (
         ({"successFlag": 0, "status": "GENERATING", "progress": "0.45", "response": None}, TaskState.RUNNING),
         ({"successFlag": 1, "status": "SUCCESS", "progress": "1.00"}, TaskState.SUCCEEDED),
-        ({"successFlag": 2, "status": "GENERATE_FAILED", "errorCode": 400, "errorMessage": "flagged"}, TaskState.FAILED),
+        (
+            {"successFlag": 2, "status": "GENERATE_FAILED", "errorCode": 400, "errorMessage": "flagged"},
+            TaskState.FAILED,
+        ),
         ({"successFlag": 2, "status": "CREATE_TASK_FAILED", "errorCode": 500, "errorMessage": "x"}, TaskState.FAILED),
         ({"successFlag": 3, "status": "GENERATE_FAILED", "errorCode": 500, "errorMessage": "x"}, TaskState.FAILED),
     ),

@@ -1,0 +1,203 @@
+"""The client against the emulator: every dialect, both profiles, every injected fault."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kiecore.client import Client
+from kiecore.emulator import Emulator
+from kiecore.errors import (
+    AuthenticationError,
+    DeadlineExceededError,
+    InsufficientCreditsError,
+    InvalidParameterError,
+    InvalidRequestError,
+    MissingAPIKeyError,
+    ParseError,
+    SubmitUncertainError,
+    TaskFailedError,
+    UsageError,
+)
+from kiecore.model import Profile, TaskHandle, TaskState
+from kiecore.registry import Registry
+from kiecore.serialization import from_json, to_json
+from kiecore.testing.endtoend import FAST_RETRY, check_image
+
+KEY = "test-key"
+
+
+def creates(emulator: Emulator) -> list[object]:
+    return [r for r in emulator.requests if r.server == "api" and r.method == "POST"]
+
+
+@pytest.mark.parametrize(
+    ("model", "profile", "params", "count", "kind"),
+    [
+        ("test/market", Profile.LIVE, {"num_images": 2, "output_format": "jpeg"}, 2, "JPEG"),
+        ("test/market", Profile.REFERENCE, {"num_images": 3}, 3, "PNG"),
+        ("test/4o", Profile.LIVE, {"num_images": 2}, 2, "PNG"),
+        ("test/flux", Profile.LIVE, {"aspect_ratio": "1:1"}, 1, "PNG"),
+    ],
+)
+def test_generate_in_every_dialect(
+    client: Client, tmp_path: Path, model: str, profile: Profile, params: dict[str, object], count: int, kind: str
+) -> None:
+    result = client.generate(model, "a red fox", output_dir=tmp_path, profile=profile, **params)
+    assert result.status.state is TaskState.SUCCEEDED
+    assert len(result.files) == count
+    assert all(check_image(path) == kind for path in result.files)
+    assert all(path.name.startswith(result.handle.task_id) for path in result.files)
+
+
+def test_the_key_goes_only_to_the_api_host(client: Client, emulator: Emulator, tmp_path: Path) -> None:
+    client.generate("test/market", "a red fox", output_dir=tmp_path, profile=Profile.REFERENCE)
+    api = [r for r in emulator.requests if r.server == "api"]
+    files = [r for r in emulator.requests if r.server == "files"]
+    assert api and files
+    assert all(r.headers.get("Authorization") == f"Bearer {KEY}" for r in api)
+    assert all(r.headers.get("X-API-KEY") == KEY for r in api)
+    assert not [r for r in files if any(KEY in value for value in r.headers.values())]
+
+
+def test_progress_is_reported(client: Client, emulator: Emulator, tmp_path: Path) -> None:
+    emulator.task_seconds = 0.6
+    seen = []
+    client.generate("test/4o", "a fox", output_dir=tmp_path, on_status=seen.append)
+    states = [status.state for status in seen]
+    assert states[-1] is TaskState.SUCCEEDED
+    assert any(status.progress is not None and 0 <= status.progress < 1 for status in seen[:-1])
+
+
+def test_a_handle_can_be_stored_and_resumed(
+    client: Client, sample_registry: Registry, emulator: Emulator, tmp_path: Path
+) -> None:
+    handle = client.submit("market", prompt="a fox", profile="reference")
+    stored = json.dumps(to_json(handle))
+    with Client(api_key=KEY, base_url=emulator.base_url, registry=sample_registry, poll_interval=0.05) as other:
+        resumed = from_json(TaskHandle, json.loads(stored))
+        assert resumed == handle
+        status = other.wait(resumed)
+        assert other.download(resumed, status, tmp_path)
+    assert len(emulator.tasks) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "on", "times"),
+    [
+        ("rate_limit", "submit", 2),
+        ("rate_limit", "status", 2),
+        ("server_error", "status", 2),
+        ("drop", "status", 2),
+        ("non_json", "status", 2),
+        ("invisible", "status", 3),
+        ("server_error", "download", 2),
+        ("drop", "download", 1),
+        ("slow", "status", 1),
+    ],
+)
+def test_recoverable_faults_are_survived_without_duplicates(
+    client: Client, emulator: Emulator, tmp_path: Path, kind: str, on: str, times: int
+) -> None:
+    emulator.inject(kind, on=on, times=times, seconds=0.2)
+    result = client.generate("test/market", "a fox", output_dir=tmp_path, num_images=2)
+    assert len(result.files) == 2
+    assert len(emulator.tasks) == 1
+    assert emulator.faults.fired(kind) == times
+
+
+@pytest.mark.parametrize("kind", ["drop", "drop_after_create"])
+def test_a_lost_submit_answer_is_never_resubmitted(client: Client, emulator: Emulator, kind: str) -> None:
+    emulator.inject(kind, on="submit")
+    with pytest.raises(SubmitUncertainError, match="may have been created"):
+        client.submit("test/market", prompt="a fox")
+    assert len(creates(emulator)) == 1
+    assert len(emulator.tasks) == (1 if kind == "drop_after_create" else 0)
+
+
+def test_a_non_json_submit_reply_is_not_resubmitted(client: Client, emulator: Emulator) -> None:
+    emulator.inject("non_json", on="submit")
+    with pytest.raises(ParseError, match="may have been created"):
+        client.submit("test/market", prompt="a fox")
+    assert len(creates(emulator)) == 1
+
+
+def test_a_failed_task_reports_kies_message(client: Client, emulator: Emulator, tmp_path: Path) -> None:
+    emulator.inject("fail_task", message="Invalid prompt: prohibited content")
+    with pytest.raises(TaskFailedError, match="prohibited content") as caught:
+        client.generate("test/market", "a fox", output_dir=tmp_path)
+    assert caught.value.exit_code == 4
+    assert caught.value.status.state is TaskState.FAILED
+
+
+@pytest.mark.parametrize("model", ["test/4o", "test/flux"])
+def test_failed_tasks_in_the_dedicated_dialects(client: Client, emulator: Emulator, model: str) -> None:
+    emulator.inject("fail_task")
+    with pytest.raises(TaskFailedError):
+        client.generate(model, "a fox", download=False)
+
+
+@pytest.mark.parametrize(("kind", "error"), [("auth", AuthenticationError), ("credits", InsufficientCreditsError)])
+def test_refusals_in_the_body_of_an_http_200(client: Client, emulator: Emulator, kind: str, error: type) -> None:
+    emulator.inject(kind, on="submit")
+    with pytest.raises(error) as caught:
+        client.submit("test/market", prompt="a fox")
+    assert caught.value.exit_code == 3
+    assert KEY not in str(caught.value)
+
+
+def test_a_task_invisible_beyond_the_grace_period_is_an_error(sample_registry: Registry, emulator: Emulator) -> None:
+    emulator.inject("invisible", on="status", times=50)
+    with Client(
+        api_key=KEY,
+        base_url=emulator.base_url,
+        registry=sample_registry,
+        poll_interval=0.05,
+        visibility_grace=0.0,
+        retry=FAST_RETRY,
+    ) as client:
+        handle = client.submit("test/market", prompt="a fox")
+        with pytest.raises(InvalidRequestError, match="recordInfo is null"):
+            client.wait(handle)
+
+
+def test_the_deadline_is_kept(client: Client, emulator: Emulator) -> None:
+    emulator.task_seconds = 30
+    handle = client.submit("test/market", prompt="a fox")
+    with pytest.raises(DeadlineExceededError, match=handle.task_id) as caught:
+        client.wait(handle, timeout=0.5)
+    assert caught.value.exit_code == 5
+
+
+def test_bad_input_sends_nothing(client: Client, emulator: Emulator) -> None:
+    with pytest.raises(InvalidParameterError):
+        client.submit("test/market", prompt="a fox", aspect_ratio="7:3")
+    with pytest.raises(InvalidParameterError):
+        client.submit("test/flux", prompt="a fox", negative_prompt="blur")
+    assert emulator.requests == []
+
+
+def test_no_key_is_a_clear_usage_error(sample_registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KIE_API_KEY", raising=False)
+    with Client(registry=sample_registry) as client, pytest.raises(MissingAPIKeyError, match="--emulator"):
+        client.submit("test/market", prompt="a fox")
+
+
+def test_the_key_is_never_sent_over_plain_http_to_a_remote_host(sample_registry: Registry) -> None:
+    with (
+        Client(api_key=KEY, base_url="http://api.example.com", registry=sample_registry) as client,
+        pytest.raises(UsageError, match="plain http"),
+    ):
+        client.submit("test/market", prompt="a fox")
+
+
+def test_existing_files_are_not_overwritten(client: Client, emulator: Emulator, tmp_path: Path) -> None:
+    result = client.generate("test/flux", "a fox", output_dir=tmp_path)
+    before = result.files[0].read_bytes()
+    with pytest.raises(Exception, match="already exists"):
+        client.download(result.handle, result.status, tmp_path)
+    assert result.files[0].read_bytes() == before
+    assert client.download(result.handle, result.status, tmp_path, overwrite=True) == result.files
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
