@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from kiecore.client import Client
+from kiecore.emulator import Emulator
 from kiecore.registry import PluginInfo, Registry
 from kiecore.testing.endtoend import emulator_client
 from tests import sample_plugin
@@ -17,21 +18,20 @@ def sample_registry() -> Registry:
 
 
 @pytest.fixture(scope="session")
-def sample_emulator(sample_registry: Registry) -> Iterator[object]:
-    from kiecore.emulator import Emulator
-
+def sample_emulator(sample_registry: Registry) -> Iterator[Emulator]:
     with Emulator(sample_registry, task_seconds=0.2, retry_after=0.05) as emulator:
         yield emulator
 
 
 @pytest.fixture
-def emulator(sample_emulator: object) -> object:
-    sample_emulator.reset()  # type: ignore[attr-defined]
-    sample_emulator.task_seconds = 0.2  # type: ignore[attr-defined]
+def emulator(sample_emulator: Emulator) -> Emulator:
+    """The sample plugin's emulator, with no tasks, faults or logged requests."""
+    sample_emulator.reset()
+    sample_emulator.task_seconds = 0.2
     return sample_emulator
 
 
 @pytest.fixture
-def client(emulator: object, sample_registry: Registry) -> Iterator[Client]:
-    with emulator_client(emulator.base_url, sample_registry) as client:  # type: ignore[attr-defined]
+def client(emulator: Emulator, sample_registry: Registry) -> Iterator[Client]:
+    with emulator_client(emulator.base_url, sample_registry) as client:
         yield client

@@ -1,0 +1,30 @@
+"""A local Kie API emulator on loopback, driven by the registry's model declarations.
+
+    with Emulator(task_seconds=0.2) as emulator:
+        client = Client(base_url=emulator.base_url, ...)
+        emulator.inject("rate_limit", on="submit", times=2)
+
+It speaks the three live dialects (market jobs, GPT-4o, Flux Kontext) and the reference shapes, checks
+create bodies against each model's :class:`~kiecore.declarations.WireSpec` like the service would (more
+strictly: unknown keys are refused), runs tasks on a clock, serves real result images from a second
+loopback host, records every request and injects faults. Reply shapes are described in
+:mod:`kiecore.emulator.replies`; in the reference profile a completed task with several images also carries
+``imageUrls`` (an extension: the reference's ``imageUrl`` holds one URL). Pillow is needed to serve images.
+"""
+
+from kiecore.emulator.faults import Fault, FaultKind, FaultPlan, parse_fault
+from kiecore.emulator.server import Emulator, RecordedRequest, serve
+from kiecore.emulator.tasks import EmulatedTask
+from kiecore.emulator.validate import body_problems
+
+__all__ = [
+    "EmulatedTask",
+    "Emulator",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "RecordedRequest",
+    "body_problems",
+    "parse_fault",
+    "serve",
+]

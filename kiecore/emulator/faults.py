@@ -1,0 +1,174 @@
+"""Fault injection: what goes wrong, on which kind of request, and how many times.
+
+A :class:`Fault` is either *request-level* (it shapes the reply to one request: ``rate_limit``,
+``server_error``, ``drop``, ``drop_after_create``, ``non_json``, ``auth``, ``credits``, ``slow``) or
+*task-level* (it attaches to the next created task(s): ``fail_task``, ``invisible``). ``fired`` counts how
+often a fault took effect; every method of :class:`FaultPlan` is thread-safe.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from typing import Any
+
+import attrs
+
+#: The kinds of request a fault may target (``on``).
+PHASES: tuple[str, ...] = ("submit", "status", "download", "any")
+
+
+class FaultKind(enum.StrEnum):
+    """What goes wrong."""
+
+    RATE_LIMIT = "rate_limit"  # HTTP 429 + Retry-After, body code 429; not processed
+    SERVER_ERROR = "server_error"  # HTTP 500 (option ``status``: 5xx), body code = status; not processed
+    DROP = "drop"  # connection closed without a reply; not processed
+    DROP_AFTER_CREATE = "drop_after_create"  # submit only: the task is created, then the connection closed
+    NON_JSON = "non_json"  # HTTP 200, text/html ``<html>Bad gateway</html>``; not processed
+    FAIL_TASK = "fail_task"  # the next ``times`` created tasks end failed (option ``message``)
+    AUTH = "auth"  # HTTP 200, body code 401; not processed
+    CREDITS = "credits"  # HTTP 200, body code 402 "Credits insufficient"; not processed
+    INVISIBLE = "invisible"  # the next task's first ``times`` status queries answer "recordInfo is null"
+    SLOW = "slow"  # the reply is held back ``seconds`` (default 1.0); the request is processed normally
+
+
+#: Faults that attach to tasks at creation rather than shaping one reply.
+TASK_KINDS = frozenset({FaultKind.FAIL_TASK, FaultKind.INVISIBLE})
+
+
+@attrs.define(eq=False)
+class Fault:
+    """One injected fault.
+
+    ``times`` is how many matching requests it applies to; for ``fail_task`` how many tasks fail; for
+    ``invisible`` how many status queries of each affected task answer "recordInfo is null" (option
+    ``tasks``, default 1, is how many upcoming tasks are affected). ``used`` counts the requests or tasks it
+    was spent on; ``fired`` counts the effects (replies shaped, tasks failed, null answers given).
+    """
+
+    kind: FaultKind = attrs.field(converter=FaultKind)
+    on: str = "any"
+    times: int = 1
+    options: dict[str, Any] = attrs.field(factory=dict)
+    used: int = 0
+    fired: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.on not in PHASES:
+            raise ValueError(f"fault target must be one of {', '.join(PHASES)}, not {self.on!r}")
+        if self.times < 1:
+            raise ValueError(f"fault times must be at least 1, not {self.times}")
+        if self.kind is FaultKind.SERVER_ERROR:
+            status = int(self.options.get("status", 500))
+            if not 500 <= status <= 599:
+                raise ValueError(f"server_error status must be 5xx, not {status}")
+        if self.kind is FaultKind.INVISIBLE and int(self.options.get("tasks", 1)) < 1:
+            raise ValueError("invisible tasks must be at least 1")
+
+    @property
+    def budget(self) -> int:
+        """How many requests (or tasks) this fault may be spent on in all."""
+        if self.kind is FaultKind.INVISIBLE:
+            return int(self.options.get("tasks", 1))
+        return self.times
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used >= self.budget
+
+    def matches(self, phase: str) -> bool:
+        """Whether this request-level fault applies to a request of ``phase``."""
+        if self.kind in TASK_KINDS or self.exhausted:
+            return False
+        if self.kind is FaultKind.DROP_AFTER_CREATE and phase != "submit":
+            return False
+        return self.on in ("any", phase)
+
+
+class FaultPlan:
+    """The faults injected into one emulator, in the order they were added."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, kind: FaultKind | str, *, on: str = "any", times: int = 1, **options: Any) -> Fault:
+        """Add a fault (raises ``ValueError`` for an unknown kind or target) and return it."""
+        fault = Fault(kind, on=on, times=times, options=dict(options))
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    @property
+    def faults(self) -> list[Fault]:
+        """A snapshot of every fault added since the last :meth:`clear`."""
+        with self._lock:
+            return list(self._faults)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def fired(self, kind: FaultKind | str) -> int:
+        """How many times faults of ``kind`` took effect in all."""
+        kind = FaultKind(kind)
+        with self._lock:
+            return sum(fault.fired for fault in self._faults if fault.kind is kind)
+
+    def take(self, phase: str) -> Fault | None:
+        """Spend and return the first reply-shaping fault (``slow`` excluded) for a request of ``phase``."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind is not FaultKind.SLOW and fault.matches(phase):
+                    fault.used += 1
+                    fault.fired += 1
+                    return fault
+        return None
+
+    def take_delay(self, phase: str) -> float:
+        """Spend every matching ``slow`` fault; the total delay in seconds."""
+        delay = 0.0
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind is FaultKind.SLOW and fault.matches(phase):
+                    fault.used += 1
+                    fault.fired += 1
+                    delay += float(fault.options.get("seconds", 1.0))
+        return delay
+
+    def take_for_task(self, kind: FaultKind) -> Fault | None:
+        """Spend the first task-level fault of ``kind`` on a task being created (``fail_task`` also fires)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind is kind and not fault.exhausted:
+                    fault.used += 1
+                    if kind is FaultKind.FAIL_TASK:
+                        fault.fired += 1
+                    return fault
+        return None
+
+    def note_fired(self, fault: Fault) -> None:
+        """Count one more effect of ``fault`` (an invisible task answering "recordInfo is null")."""
+        with self._lock:
+            fault.fired += 1
+
+
+def parse_fault(text: str) -> tuple[FaultKind, str, int]:
+    """``KIND[:ON[:TIMES]]`` (as ``kie emulator --fault`` takes it) as ``(kind, on, times)``."""
+    parts = text.strip().split(":")
+    if not parts[0] or len(parts) > 3:
+        raise ValueError(f"a fault is KIND[:ON[:TIMES]], not {text!r}")
+    try:
+        kind = FaultKind(parts[0])
+    except ValueError:
+        known = ", ".join(k.value for k in FaultKind)
+        raise ValueError(f"unknown fault {parts[0]!r}; known: {known}") from None
+    on = parts[1] if len(parts) > 1 and parts[1] else "any"
+    if on not in PHASES:
+        raise ValueError(f"fault target must be one of {', '.join(PHASES)}, not {on!r}")
+    try:
+        times = int(parts[2]) if len(parts) > 2 else 1
+    except ValueError:
+        raise ValueError(f"fault times must be a whole number, not {parts[2]!r}") from None
+    return kind, on, times

@@ -1,0 +1,111 @@
+"""The task store and each task's time-based progress.
+
+A task's progress is ``elapsed / task_seconds`` (``task_seconds`` read at query time, so changing it moves
+running tasks along too); at 1 it is finished: succeeded, or failed when a ``fail_task`` fault hit it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from kiecore.declarations import Dialect, WireSpec
+from kiecore.emulator.faults import Fault
+from kiecore.model import Profile
+
+
+@attrs.define(eq=False)
+class EmulatedTask:
+    """One created task.
+
+    ``model`` is the model id, ``body`` the create body as received, ``created`` the wall-clock creation time
+    (``time.time()``). ``urls`` are the result URLs on the file host (set at creation; served once the task
+    has succeeded). ``files`` maps each served file name (``0.png``; Flux also ``origin.jpeg``) to the index
+    of the image drawn for it.
+    """
+
+    id: str
+    model: str
+    profile: Profile
+    wire: WireSpec
+    body: Mapping[str, Any]
+    created: float
+    started: float  # time.monotonic() at creation
+    urls: tuple[str, ...]
+    files: Mapping[str, int]
+    prompt: str
+    size: tuple[int, int]
+    pillow_format: str
+    origin_url: str | None = None
+    failed: bool = False
+    fail_message: str = ""
+    invisible_left: int = 0
+    invisible_fault: Fault | None = attrs.field(default=None, repr=False)
+    status_queries: int = 0
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.wire.dialect
+
+    def fraction(self, task_seconds: float, now: float | None = None) -> float:
+        """How far along the task is, 0..1 (1: finished)."""
+        if task_seconds <= 0:
+            return 1.0
+        elapsed = (time.monotonic() if now is None else now) - self.started
+        return min(1.0, max(0.0, elapsed / task_seconds))
+
+    def finished(self, task_seconds: float) -> bool:
+        return self.fraction(task_seconds) >= 1.0
+
+    def succeeded(self, task_seconds: float) -> bool:
+        return not self.failed and self.finished(task_seconds)
+
+
+def new_task_id(dialect: Dialect) -> str:
+    """A fresh id shaped like the service's: 32 hex for the market, prefixed forms for the others."""
+    token = uuid.uuid4().hex
+    if dialect is Dialect.GPT4O:
+        return f"task_4o_{token[:20]}"
+    if dialect is Dialect.FLUX:
+        return f"fluxkontext_{token[:24]}"
+    if dialect is Dialect.REFERENCE:
+        return f"task_{token[:24]}"
+    return token
+
+
+class TaskStore:
+    """Tasks by id (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tasks: dict[str, EmulatedTask] = {}
+
+    def add(self, task: EmulatedTask) -> None:
+        with self._lock:
+            self._tasks[task.id] = task
+
+    def get(self, task_id: str) -> EmulatedTask | None:
+        with self._lock:
+            return self._tasks.get(task_id)
+
+    def snapshot(self) -> dict[str, EmulatedTask]:
+        with self._lock:
+            return dict(self._tasks)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tasks.clear()
+
+    def spend_query(self, task: EmulatedTask) -> bool:
+        """Count one status query of ``task``; ``False`` when it is still invisible (one null answer spent)."""
+        with self._lock:
+            task.status_queries += 1
+            if task.invisible_left > 0:
+                task.invisible_left -= 1
+                return False
+            return True
