@@ -31,8 +31,8 @@ def resolve_params(model: ModelSpec, profile: Profile, request: GenerationReques
     for common, value in request.common_values().items():
         spec = wire.for_common(common)
         if spec is None:
-            if common == "num_images" and value == 1 and model.max_images == 1:
-                continue  # asking a one-image model for one image is no error
+            if common == "num_images" and value == 1:
+                continue  # one image from a model that makes one per task is no error
             raise InvalidParameterError(
                 f"{common} is not supported by {model.id} ({profile.value} profile); leave it out",
                 parameter=common,

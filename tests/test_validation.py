@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -67,6 +68,8 @@ def test_requires_any_and_missing_profile() -> None:
 
 def test_one_image_is_no_error_for_a_one_image_model() -> None:
     assert "num_images" not in resolve_params(FLUX, Profile.LIVE, GenerationRequest(prompt="x", num_images=1))
+    many = attrs.evolve(FLUX, max_images=4)  # several images in another profile, one per task in this one
+    assert "num_images" not in resolve_params(many, Profile.LIVE, GenerationRequest(prompt="x", num_images=1))
     with pytest.raises(InvalidParameterError, match="num_images is not supported"):
         resolve_params(FLUX, Profile.LIVE, GenerationRequest(prompt="x", num_images=2))
 

@@ -101,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kie: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away, e.g. `kie models | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:
         return _report(error, args.debug)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -11,6 +12,10 @@ from kiecore.declarations import ParamSpec, WireSpec
 from kiecore.loading import load_registry
 from kiecore.registry import ModelEntry, Registry
 from kiecore.serialization import to_json
+
+
+#: The `kie generate` option of each common parameter, where it is not simply --<name>.
+COMMON_OPTIONS = {"prompt": "PROMPT", "image_urls": "--image", "num_images": "-n/--num-images"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,8 +79,8 @@ def _describe(entry: ModelEntry) -> None:
 
 def _param_line(param: ParamSpec) -> str:
     parts = [f"{param.name} ({param.kind.value}{', required' if param.required else ''})"]
-    if param.common and param.common != param.name:
-        parts.append(f"from --{param.common.replace('_', '-')}")
+    if param.common:
+        parts.append(f"from {COMMON_OPTIONS.get(param.common, '--' + param.common.replace('_', '-'))}")
     if param.choices:
         parts.append("one of " + "|".join(str(choice) for choice in param.choices))
     if param.minimum is not None or param.maximum is not None:
@@ -87,7 +92,7 @@ def _param_line(param: ParamSpec) -> str:
     if param.max_items is not None:
         parts.append(f"≤{param.max_items} items")
     if param.default is not None:
-        parts.append(f"default {param.default}")
+        parts.append(f"default {json.dumps(param.default) if isinstance(param.default, bool) else param.default}")
     line = ", ".join(parts)
     return f"{line}: {param.description}" if param.description else line
 
