@@ -220,10 +220,14 @@ def test_live_model_options(registry: Registry, entry: ModelEntry) -> None:
     }
 
 
-@pytest.mark.parametrize("count", [1, 2])
+@pytest.mark.parametrize("count", [2, 4])
 def test_live_num_images_refused(entry: ModelEntry, count: int) -> None:
     error = refused(entry, LIVE, prompt="x", num_images=count)
     assert error.parameter == "num_images"
+
+
+def test_live_one_image_is_what_it_makes(entry: ModelEntry) -> None:
+    assert "num_images" not in resolve_params(entry.spec, LIVE, GenerationRequest(prompt="x", num_images=1))
 
 
 @pytest.mark.parametrize(

@@ -275,11 +275,17 @@ def test_live_full_request(registry: Registry) -> None:
 
 
 @pytest.mark.parametrize("model_id", [ULTRA, STANDARD])
-@pytest.mark.parametrize("count", [1, 2])
+@pytest.mark.parametrize("count", [2, 4])
 def test_live_num_images_refused_for_ultra_and_standard(registry: Registry, model_id: str, count: int) -> None:
     error = refused(registry, model_id, LIVE, prompt="x", num_images=count)
     assert error.parameter == "num_images"
     assert "num_images" in str(error)
+
+
+@pytest.mark.parametrize("model_id", [ULTRA, STANDARD])
+def test_live_one_image_is_what_ultra_and_standard_make(registry: Registry, model_id: str) -> None:
+    spec = registry.resolve(model_id).spec
+    assert "num_images" not in resolve_params(spec, LIVE, GenerationRequest(prompt="x", num_images=1))
 
 
 @pytest.mark.parametrize("model_id", [ULTRA, STANDARD])
