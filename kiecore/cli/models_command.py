@@ -13,7 +13,6 @@ from kiecore.loading import load_registry
 from kiecore.registry import ModelEntry, Registry
 from kiecore.serialization import to_json
 
-
 #: The `kie generate` option of each common parameter, where it is not simply --<name>.
 COMMON_OPTIONS = {"prompt": "PROMPT", "image_urls": "--image", "num_images": "-n/--num-images"}
 
