@@ -82,6 +82,7 @@ def _finish(model: ModelSpec, wire: WireSpec, given: Mapping[str, Any]) -> dict[
 
 
 def _label(spec: ParamSpec) -> str:
+    """How to name a parameter to a person: its common name too where the wire name differs."""
     return spec.name if spec.common is None or spec.common == spec.name else f"{spec.common} ({spec.name})"
 
 
@@ -123,7 +124,9 @@ def coerce(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
         result = _choose(model, spec, result)
     if _out_of_range(spec, result):
         raise InvalidParameterError(
-            f"{name}={result!r} is out of range for {model.id}: allowed {_range(spec)}", parameter=name, value=result
+            f"{_label(spec)}={result!r} is out of range for {model.id}; allowed {describe_range(spec)}",
+            parameter=name,
+            value=result,
         )
     if isinstance(result, str) and spec.max_length is not None and len(result) > spec.max_length:
         raise InvalidParameterError(
@@ -140,10 +143,15 @@ def _out_of_range(spec: ParamSpec, value: Any) -> bool:
     return (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum)
 
 
-def _range(spec: ParamSpec) -> str:
-    low = "" if spec.minimum is None else f"{spec.minimum:g}"
-    high = "" if spec.maximum is None else f"{spec.maximum:g}"
-    return f"{low}..{high}"
+def describe_range(spec: ParamSpec) -> str:
+    """``low..high`` of a numeric parameter (either end may be open)."""
+    return f"{_number(spec.minimum)}..{_number(spec.maximum)}"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _choose(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
@@ -156,7 +164,7 @@ def _choose(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
                 return choice
     allowed = ", ".join(str(c) for c in (*spec.choices, *spec.value_map))
     raise InvalidParameterError(
-        f"{spec.name}={value!r} is not accepted by {model.id}; allowed: {allowed}", parameter=spec.name, value=value
+        f"{_label(spec)}={value!r} is not accepted by {model.id}; allowed: {allowed}", parameter=spec.name, value=value
     )
 
 

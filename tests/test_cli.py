@@ -98,7 +98,7 @@ def test_no_download_prints_urls(kie: Any, tmp_path: Path) -> None:
         (["generate", "nano-banana-pro", "x", "--image", "ftp://a/b.png"], "http(s) URL"),
         (["generate", "nano-banana-pro", "x", "--negative-prompt", "blur"], "negative_prompt is not supported"),
         (["generate", "nano-banana-prp", "x"], "did you mean nano-banana-pro"),
-        (["generate", "gpt4o-image", "x", "-n", "3"], "nVariants=3"),
+        (["generate", "gpt4o-image", "x", "-n", "3"], "num_images (nVariants)=3 is not accepted"),
     ],
 )
 def test_bad_input_exits_2_and_sends_nothing(kie: Any, kie_emulator: Emulator, args: list[str], fragment: str) -> None:
@@ -115,6 +115,8 @@ def test_bad_input_exits_2_and_sends_nothing(kie: Any, kie_emulator: Emulator, a
         ("credits", 3, "not enough Kie credits"),
         ("fail_task", 4, "failed at Kie"),
         ("drop_after_create", 1, "may have been created"),
+        ("drop", 1, "may have been created"),
+        ("non_json", 1, "may have been created"),
     ],
 )
 def test_service_failures_have_exit_codes(
@@ -124,6 +126,7 @@ def test_service_failures_have_exit_codes(
     exit_code, _, err = kie("generate", "nano-banana-pro", "a fox", "-o", str(tmp_path))
     assert exit_code == code
     assert fragment in err and "Traceback" not in err
+    assert len([r for r in kie_emulator.requests if r.method == "POST"]) == 1  # never resubmitted
 
 
 @pytest.mark.parametrize(
@@ -144,6 +147,12 @@ def test_cli_survives_recoverable_faults(
     code, out, err = kie("generate", "gpt4o-image", "a fox", "-o", str(tmp_path), "--profile", profile)
     assert code == 0, err
     assert len(out.splitlines()) == 1 and len(kie_emulator.tasks) == 1
+
+
+def test_a_slow_service_runs_into_the_deadline(kie: Any, kie_emulator: Emulator, tmp_path: Path) -> None:
+    kie_emulator.inject("slow", on="status", times=5, seconds=0.5)
+    code, _, err = kie("generate", "gpt4o-image", "a fox", "-o", str(tmp_path), "--timeout", "0.4")
+    assert code == 5 and "did not finish within" in err
 
 
 def test_timeout_exits_5_and_names_the_task(kie: Any, kie_emulator: Emulator, tmp_path: Path) -> None:
@@ -223,3 +232,24 @@ def test_a_broken_plugin_is_shown_and_others_still_work(tmp_path: Path) -> None:
     assert "kiecore-broken" in done.stderr and "failed to load" in done.stderr
     denied = _kie("models", env={"PYTHONPATH": str(broken), "KIECORE_DISABLE_PLUGINS": "broken,gpt4o-image"})
     assert "kiecore-broken" not in denied.stderr and "gpt4o-image" not in denied.stdout
+
+
+def _cases() -> list[tuple[str, str]]:
+    from kiecore.loading import load_registry
+
+    return [(e.spec.id, p.value) for e in load_registry().models() for p in e.spec.profiles()]
+
+
+@pytest.mark.parametrize(("model", "profile"), _cases())
+def test_every_installed_model_generates_in_each_of_its_profiles(
+    kie: Any, kie_registry: Any, tmp_path: Path, model: str, profile: str
+) -> None:
+    from kiecore.model import Profile
+    from kiecore.testing.endtoend import example_request
+
+    request = example_request(kie_registry.resolve(model).spec, Profile(profile))
+    options = [f"--image={url}" for url in request.image_urls]
+    options += [f"-p{name}={value}" for name, value in request.extra.items()]
+    code, out, err = kie("generate", model, "a lighthouse", "-o", str(tmp_path), "--profile", profile, *options)
+    assert code == 0, err
+    assert out.splitlines() and all(check_image(Path(line)) for line in out.splitlines())

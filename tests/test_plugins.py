@@ -135,3 +135,12 @@ def test_hooks_are_routed_to_the_owning_plugin_only() -> None:
     registry = Registry.from_plugins(Spy(MARKET), Spy(FLUX))
     registry.parse_submit(registry.resolve("test/flux"), Profile.LIVE, {})
     assert calls == ["test/flux"]
+
+
+@pytest.fixture
+def kie_plugin() -> object:
+    return DeclarativePlugin(FLUX)
+
+
+def test_the_kit_gives_a_registry_of_the_plugin_under_test_only(kie_plugin_registry: Registry) -> None:
+    assert [entry.spec.id for entry in kie_plugin_registry.models()] == ["test/flux"]

@@ -41,8 +41,10 @@ def test_extras_are_converted_from_strings() -> None:
     [
         (GenerationRequest(prompt="x", negative_prompt="blur"), "negative_prompt is not supported"),
         (GenerationRequest(prompt="x", aspect_ratio="7:3"), "allowed: square, landscape_16_9, 1:1, 16:9"),
+        (GenerationRequest(prompt="x", seed=-1), "seed=-1 is out of range for test/market; allowed 0..2147483648"),
         (GenerationRequest(prompt="x" * 101), "at most 100"),
         (GenerationRequest(prompt="x", num_images=5), "num_images=5"),
+        (GenerationRequest(prompt="x", aspect_ratio="4:3"), "aspect_ratio (image_size)='4:3' is not accepted"),
         (GenerationRequest(prompt="x", seed=-1), "out of range"),
         (GenerationRequest(prompt="x", image_urls=("file:///etc/passwd",)), "http(s) URL"),
         (GenerationRequest(prompt="x", image_urls=("https://a/1", "https://a/2", "https://a/3")), "at most 2"),

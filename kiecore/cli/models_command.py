@@ -12,6 +12,7 @@ from kiecore.declarations import ParamSpec, WireSpec
 from kiecore.loading import load_registry
 from kiecore.registry import ModelEntry, Registry
 from kiecore.serialization import to_json
+from kiecore.validation import describe_range
 
 #: The `kie generate` option of each common parameter, where it is not simply --<name>.
 COMMON_OPTIONS = {"prompt": "PROMPT", "image_urls": "--image", "num_images": "-n/--num-images"}
@@ -83,9 +84,7 @@ def _param_line(param: ParamSpec) -> str:
     if param.choices:
         parts.append("one of " + "|".join(str(choice) for choice in param.choices))
     if param.minimum is not None or param.maximum is not None:
-        low = "" if param.minimum is None else f"{param.minimum:g}"
-        high = "" if param.maximum is None else f"{param.maximum:g}"
-        parts.append(f"range {low}..{high}")
+        parts.append(f"range {describe_range(param)}")
     if param.max_length is not None:
         parts.append(f"≤{param.max_length} chars")
     if param.max_items is not None:

@@ -1,8 +1,8 @@
 """pytest fixtures for kiecore and its plugins, registered through the ``pytest11`` entry point.
 
-``kie_registry`` (installed plugins), ``kie_emulator`` (a running emulator, reset for each test),
-``kie_client`` (a client bound to it). Imports stay inside the fixtures so that merely having kiecore
-installed costs a pytest run nothing.
+``kie_registry`` (installed plugins), ``kie_plugin_registry`` (only the plugin your ``kie_plugin`` fixture
+returns), ``kie_emulator`` (a running emulator, reset for each test), ``kie_client`` (a client bound to
+it). Imports stay inside the fixtures so that merely having kiecore installed costs a pytest run nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,16 @@ def kie_registry() -> Registry:
     from kiecore.loading import load_registry
 
     return load_registry()
+
+
+@pytest.fixture
+def kie_plugin_registry(kie_plugin: object) -> Registry:
+    """A registry holding only the plugin under test; define a ``kie_plugin`` fixture that returns it."""
+    from kiecore.registry import Registry
+
+    registry = Registry.from_plugins(kie_plugin)
+    assert not registry.failures, registry.failures
+    return registry
 
 
 @pytest.fixture(scope="session")
