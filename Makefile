@@ -12,12 +12,9 @@ $(VENV)/.installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(BIN)/python -m pip install -q -e '.[dev]' $(foreach p,$(PLUGINS),-e $(p))
 	touch $@
 
-# Generate one image with every installed model against the built-in emulator, into ./out.
+# Generate one image with every installed model through `kie generate --emulator`, into ./out.
 demo: $(VENV)/.installed
-	@mkdir -p out
-	@for model in $$($(BIN)/kie models --json | $(BIN)/python -c 'import json,sys; print(*(m["id"] for m in json.load(sys.stdin)["models"]))'); do \
-		$(BIN)/kie generate "$$model" "a lighthouse on a cliff at dusk" --emulator -o out/$$(echo $$model | tr / _) || exit 1; \
-	done
+	$(BIN)/python -m kiecore.emulator.demo out
 
 test: lint typecheck unit isolation
 

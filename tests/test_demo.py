@@ -1,0 +1,20 @@
+"""`make demo` (kiecore.emulator.demo) writes one valid image per installed model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiecore.emulator import demo
+from kiecore.registry import Registry
+from kiecore.testing.endtoend import check_image
+
+
+def test_the_demo_writes_an_image_per_model(
+    tmp_path: Path, kie_registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert demo.main([str(tmp_path)]) == 0
+    paths = [Path(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(paths) == len(kie_registry.models()) >= 11
+    assert all(check_image(path) for path in paths)
