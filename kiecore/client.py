@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from kiecore.declarations import Dialect
 from kiecore.download import DEFAULT_MAX_BYTES, Downloader, file_name
 from kiecore.errors import (
     APIError,
@@ -29,6 +30,7 @@ from kiecore.errors import (
 )
 from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskState, TaskStatus
 from kiecore.polling import DEFAULT_INTERVAL, default_timeout, poll_delay
+from kiecore.ratelimit import PUBLISHED_LIMITS, AccountLimiter, RateLimits, account_limiter
 from kiecore.registry import ModelEntry, Registry
 from kiecore.retry import RetryPolicy
 from kiecore.transport import DEFAULT_BASE_URL, Transport
@@ -61,6 +63,8 @@ class Client:
     ``api_key`` defaults to ``$KIE_API_KEY`` and ``base_url`` to ``$KIE_BASE_URL`` or https://api.kie.ai.
     ``poll_interval`` is the first phase's wait between status queries (see :mod:`kiecore.polling`).
     ``visibility_grace`` is how long after a submit "recordInfo is null" means "not visible yet".
+    ``rate_limits`` are kept client-side, shared by every client of the process using the same key and host
+    (``None`` turns them off).
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class Client:
         poll_interval: float = DEFAULT_INTERVAL,
         visibility_grace: float = 30.0,
         max_download_bytes: int = DEFAULT_MAX_BYTES,
+        rate_limits: RateLimits | None = PUBLISHED_LIMITS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -84,11 +89,13 @@ class Client:
         self.poll_interval = poll_interval
         self.visibility_grace = visibility_grace
         self.max_download_bytes = max_download_bytes
+        self.rate_limits = rate_limits
         self._registry = registry
         self._sleep = sleep
         self._clock = clock
         self._lock = threading.Lock()
         self._transport: Transport | None = None
+        self._limiter: AccountLimiter | None = None
         self._downloader: Downloader | None = None
 
     # -- plumbing ------------------------------------------------------------------------------------
@@ -112,6 +119,8 @@ class Client:
                 self._transport = Transport(
                     self.base_url, self.api_key, retry=self.retry, sleep=self._sleep, clock=self._clock
                 )
+                if self.rate_limits is not None:
+                    self._limiter = account_limiter(self._transport.base_url, self.api_key, self.rate_limits)
             return self._transport
 
     @property
@@ -176,8 +185,11 @@ class Client:
         Raises :class:`SubmitUncertainError` if the answer was lost after sending (never resubmits).
         """
         prepared = self.prepare(model, request, profile=profile, **params)
+        transport = self.transport
+        if self._limiter is not None:
+            self._limiter.creates.acquire()
         submitted_at = time.time()
-        reply = self.transport.send(prepared.wire, profile=prepared.profile, idempotent=False)
+        reply = transport.send(prepared.wire, profile=prepared.profile, idempotent=False)
         try:
             task_id = self.registry.parse_submit(prepared.entry, prepared.profile, reply)
         except ParseError as error:
@@ -193,8 +205,13 @@ class Client:
         """Query a task once. Shortly after a submit, "not visible yet" comes back as ``QUEUED``."""
         entry = self.model(handle.model)
         request = build_status_request(entry.spec, handle.profile, handle.task_id)
+        transport = self.transport
+        if self._limiter is not None:
+            self._limiter.status.acquire()
+            if entry.spec.wire(handle.profile).dialect is Dialect.GPT4O:
+                self._limiter.task_status(handle.task_id).acquire()
         try:
-            reply = self.transport.send(request, profile=handle.profile, idempotent=True, deadline=deadline)
+            reply = transport.send(request, profile=handle.profile, idempotent=True, deadline=deadline)
         except (InvalidRequestError, NotFoundError) as error:
             if time.time() - handle.submitted_at < self.visibility_grace:
                 return TaskStatus(state=TaskState.QUEUED, raw=None)

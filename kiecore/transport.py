@@ -85,6 +85,8 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._pool = urllib3.connection_from_url(
             self.base_url,
             maxsize=8,
@@ -125,7 +127,13 @@ class Transport:
             attempt += 1
             try:
                 response = self._pool.urlopen(
-                    request.method, url, body=body, headers=headers, retries=False, redirect=False
+                    request.method,
+                    url,
+                    body=body,
+                    headers=headers,
+                    retries=False,
+                    redirect=False,
+                    timeout=self._timeout(deadline),
                 )
             except (NewConnectionError, _ConnectTimeout) as error:  # nothing reached the server
                 failure: KieFailure = _connect_failure(self._host, error)
@@ -151,6 +159,13 @@ class Transport:
                 raise failure.error
             log.debug("retrying in %.2fs after: %s", delay, failure.error)
             self._sleep(delay)
+
+    def _timeout(self, deadline: float | None) -> urllib3.Timeout:
+        """Socket timeouts that never outlast ``deadline`` (a read timeout is per read, not per reply)."""
+        if deadline is None:
+            return urllib3.Timeout(connect=self._connect_timeout, read=self._read_timeout)
+        remaining = max(0.05, deadline - self._clock())
+        return urllib3.Timeout(connect=min(self._connect_timeout, remaining), read=min(self._read_timeout, remaining))
 
     def _interpret(self, response: urllib3.BaseHTTPResponse, idempotent: bool) -> Any:
         status = response.status
