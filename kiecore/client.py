@@ -3,6 +3,7 @@ plugins only map data."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -13,11 +14,13 @@ from typing import Any
 import attrs
 
 from kiecore.declarations import Dialect
-from kiecore.download import DEFAULT_MAX_BYTES, Downloader, file_name
+from kiecore.download import DEFAULT_MAX_BYTES, Downloader, IfExists, file_name, remove_partials
 from kiecore.errors import (
     APIError,
     DeadlineExceededError,
     InvalidRequestError,
+    KieError,
+    LinkExpiredError,
     MissingAPIKeyError,
     NotFoundError,
     ParseError,
@@ -27,7 +30,9 @@ from kiecore.errors import (
     SubmitUncertainError,
     TaskFailedError,
     TransportError,
+    UsageError,
 )
+from kiecore.journal import Journal, JournalEntry, JournalState
 from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskState, TaskStatus
 from kiecore.polling import DEFAULT_INTERVAL, default_timeout, poll_delay
 from kiecore.ratelimit import PUBLISHED_LIMITS, AccountLimiter, RateLimits, account_limiter
@@ -36,6 +41,7 @@ from kiecore.retry import RetryPolicy
 from kiecore.transport import DEFAULT_BASE_URL, Transport
 from kiecore.validation import resolve_params
 from kiecore.wire.body import build_status_request
+from kiecore.wire.links import build_link_request, parse_link_reply
 from kiecore.wire.request import WireRequest
 
 #: Body codes of a status reply that mean the task itself failed (408: no result for 10 minutes).
@@ -64,7 +70,8 @@ class Client:
     ``poll_interval`` is the first phase's wait between status queries (see :mod:`kiecore.polling`).
     ``visibility_grace`` is how long after a submit "recordInfo is null" means "not visible yet".
     ``rate_limits`` are kept client-side, shared by every client of the process using the same key and host
-    (``None`` turns them off).
+    (``None`` turns them off). With a ``journal``, every task is recorded durably before it is waited on, so
+    it can be resumed after a crash (:meth:`resume`).
     """
 
     def __init__(
@@ -79,6 +86,7 @@ class Client:
         visibility_grace: float = 30.0,
         max_download_bytes: int = DEFAULT_MAX_BYTES,
         rate_limits: RateLimits | None = PUBLISHED_LIMITS,
+        journal: Journal | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -90,6 +98,7 @@ class Client:
         self.visibility_grace = visibility_grace
         self.max_download_bytes = max_download_bytes
         self.rate_limits = rate_limits
+        self.journal = journal
         self._registry = registry
         self._sleep = sleep
         self._clock = clock
@@ -182,12 +191,41 @@ class Client:
     ) -> TaskHandle:
         """Create a task; returns its handle. Nothing is sent if a parameter is invalid.
 
-        Raises :class:`SubmitUncertainError` if the answer was lost after sending (never resubmits).
+        With a journal, the task is recorded before the request is sent. Raises :class:`SubmitUncertainError`
+        if the answer was lost after sending (the task may exist; it is never resubmitted).
         """
-        prepared = self.prepare(model, request, profile=profile, **params)
-        transport = self.transport
+        return self._submit(self.prepare(model, request, profile=profile, **params), output_dir=None)
+
+    def _submit(self, prepared: PreparedRequest, output_dir: str | None) -> TaskHandle:
+        transport = self.transport  # no key, no journal entry
         if self._limiter is not None:
             self._limiter.creates.acquire()
+        entry_id = None
+        if self.journal is not None:
+            entry_id = self.journal.begin_submit(
+                model=prepared.entry.spec.id,
+                profile=prepared.profile,
+                base_url=transport.base_url,
+                request=prepared.request,
+                output_dir=output_dir,
+            )
+        try:
+            handle = self._create(transport, prepared)
+        except SubmitUncertainError as error:
+            uncertain = str(error)
+            self._record(entry_id, lambda journal, entry: journal.uncertain(entry, uncertain))
+            raise
+        except KieError as error:  # refused before anything was created
+            refusal = str(error)
+            self._record(entry_id, lambda journal, entry: journal.refused(entry, refusal))
+            raise
+        except BaseException:  # interrupted mid-request: the outcome is unknown
+            self._record(entry_id, lambda journal, entry: journal.uncertain(entry, "interrupted while submitting"))
+            raise
+        self._record(entry_id, lambda journal, entry: journal.submitted(entry, handle))
+        return handle
+
+    def _create(self, transport: Transport, prepared: PreparedRequest) -> TaskHandle:
         submitted_at = time.time()
         reply = transport.send(prepared.wire, profile=prepared.profile, idempotent=False)
         try:
@@ -200,6 +238,18 @@ class Client:
         return TaskHandle(
             model=prepared.entry.spec.id, task_id=task_id, profile=prepared.profile, submitted_at=submitted_at
         )
+
+    def _record(self, entry_id: int | None, action: Callable[[Journal, int], None]) -> None:
+        """Apply ``action`` to the journal entry ``entry_id``, if there is a journal and an entry."""
+        if self.journal is not None and entry_id is not None:
+            action(self.journal, entry_id)
+
+    def _entry_id(self, handle: TaskHandle) -> int | None:
+        """The journal entry of ``handle``'s task, if it was journalled."""
+        if self.journal is None:
+            return None
+        entry = self.journal.find(self.transport.base_url, handle.task_id)
+        return None if entry is None else entry.id
 
     def status(self, handle: TaskHandle, *, deadline: float | None = None) -> TaskStatus:
         """Query a task once. Shortly after a submit, "not visible yet" comes back as ``QUEUED``."""
@@ -252,15 +302,19 @@ class Client:
                 last = status
                 if on_status is not None:
                     on_status(status)
+                if status.state is TaskState.SUCCEEDED and not status.urls:
+                    raise ParseError(f"task {handle.task_id} succeeded but the reply lists no result URLs")
+                if status.state.terminal:
+                    self._record(self._entry_id(handle), functools.partial(Journal.observed, status=status))
                 if status.state is TaskState.SUCCEEDED:
-                    if not status.urls:
-                        raise ParseError(f"task {handle.task_id} succeeded but the reply lists no result URLs")
                     return status
                 if status.state is TaskState.FAILED:
                     raise TaskFailedError(handle, status)
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise DeadlineExceededError(handle, timeout, last)
+                timed_out = DeadlineExceededError(handle, timeout, last)
+                self._record(self._entry_id(handle), functools.partial(Journal.note_error, error=str(timed_out)))
+                raise timed_out
             elapsed = time.time() - handle.submitted_at
             self._sleep(min(poll_delay(elapsed, typical_seconds=typical, interval=self.poll_interval), remaining))
 
@@ -270,16 +324,31 @@ class Client:
         status: TaskStatus,
         output_dir: str | os.PathLike[str] = ".",
         *,
-        overwrite: bool = False,
+        if_exists: IfExists = "error",
     ) -> tuple[Path, ...]:
-        """Save every result of a succeeded task into ``output_dir`` as ``<task id>[_<n>].<ext>``."""
+        """Save every result of a succeeded task into ``output_dir`` as ``<task id>[_<n>].<ext>``.
+
+        A result URL the file host refuses (expired) is exchanged for a fresh link from Kie once.
+        ``if_exists``: ``"error"`` (never overwrite), ``"overwrite"``, or ``"keep"`` an existing file.
+        """
         directory = Path(output_dir)
         count = len(status.urls)
         files = []
         for index, url in enumerate(status.urls):
             name = _namer(handle.task_id, index, count)
-            files.append(self.downloader.fetch(url, directory, name, overwrite=overwrite))
+            try:
+                path = self.downloader.fetch(url, directory, name, if_exists=if_exists)
+            except LinkExpiredError:
+                path = self.downloader.fetch(self.fresh_link(handle, url), directory, name, if_exists=if_exists)
+            files.append(path)
+        self._record(self._entry_id(handle), functools.partial(Journal.downloaded, files=files))
         return tuple(files)
+
+    def fresh_link(self, handle: TaskHandle, url: str) -> str:
+        """A new download link (valid about 20 minutes) for ``url``, a result of ``handle``'s task."""
+        dialect = self.model(handle.model).spec.wire(handle.profile).dialect
+        request = build_link_request(dialect, handle.task_id, url)
+        return parse_link_reply(self.transport.send(request, profile=handle.profile, idempotent=True))
 
     def generate(
         self,
@@ -301,11 +370,39 @@ class Client:
         request = prompt if isinstance(prompt, GenerationRequest) else None
         if isinstance(prompt, str):
             params["prompt"] = prompt
-        handle = self.submit(model, request, profile=profile, **params)
+        prepared = self.prepare(model, request, profile=profile, **params)
+        handle = self._submit(prepared, output_dir=str(Path(output_dir).resolve()) if download else None)
         if on_submit is not None:
             on_submit(handle)
         status = self.wait(handle, timeout=timeout, on_status=on_status)
-        files = self.download(handle, status, output_dir) if download else ()
+        if download:
+            files = self.download(handle, status, output_dir)
+        else:  # the URLs were all that was asked for: nothing is left to resume
+            files = ()
+            self._record(self._entry_id(handle), functools.partial(Journal.downloaded, files=[]))
+        return GenerationResult(handle=handle, status=status, files=files)
+
+    def resume(
+        self,
+        entry: JournalEntry,
+        *,
+        output_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> GenerationResult:
+        """Finish a journalled task without submitting anything: wait if it is still running, then download
+        what is missing (files already saved are kept). ``output_dir`` defaults to the one it was started with."""
+        handle = entry.handle
+        if handle is None or entry.state not in (JournalState.SUBMITTED, JournalState.SUCCEEDED):
+            raise UsageError(f"journal entry {entry.id} ({entry.state.value}) cannot be resumed")
+        if entry.state is JournalState.SUCCEEDED:
+            status = TaskStatus(state=TaskState.SUCCEEDED, urls=entry.urls)
+        else:
+            status = self.wait(handle, timeout=timeout, on_status=on_status)
+        directory = Path(output_dir if output_dir is not None else entry.output_dir or ".")
+        if directory.is_dir():
+            remove_partials(directory, handle.task_id)  # left by a download that was killed
+        files = self.download(handle, status, directory, if_exists="keep")
         return GenerationResult(handle=handle, status=status, files=files)
 
 

@@ -10,15 +10,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError
 
-from kiecore.errors import DownloadError
+from kiecore.errors import DownloadError, LinkExpiredError
 from kiecore.retry import RETRYABLE_STATUSES, RetryPolicy
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+
+IfExists = Literal["error", "overwrite", "keep"]
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -39,6 +42,17 @@ def extension_for(content_type: str, url: str) -> str:
     return suffix if suffix.isalnum() and len(suffix) <= 5 else "bin"
 
 
+def remove_partials(directory: Path, task_id: str) -> int:
+    """Delete temporary files a killed download of ``task_id`` left in ``directory``; returns how many."""
+    stem = file_name(task_id, 0, 1, "x").removesuffix(".x")
+    removed = 0
+    for partial in directory.glob(f".{stem}*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+            removed += 1
+    return removed
+
+
 class Downloader:
     """Downloads result URLs. Its pool never carries the API key (results live on other hosts)."""
 
@@ -53,13 +67,17 @@ class Downloader:
         self.max_bytes = max_bytes
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=10.0, read=timeout))
+        self._pool = urllib3.PoolManager(maxsize=16, retries=False, timeout=urllib3.Timeout(connect=10.0, read=timeout))
 
     def close(self) -> None:
         self._pool.clear()
 
-    def fetch(self, url: str, directory: Path, name: Callable[[str], str], *, overwrite: bool = False) -> Path:
-        """Save ``url`` in ``directory`` as ``name(extension)``; returns the path written."""
+    def fetch(self, url: str, directory: Path, name: Callable[[str], str], *, if_exists: IfExists = "error") -> Path:
+        """Save ``url`` in ``directory`` as ``name(extension)``; returns the path.
+
+        ``if_exists`` says what to do when that file is already there: ``"error"`` (the default),
+        ``"overwrite"``, or ``"keep"`` (it is taken as complete: files only ever appear by an atomic rename).
+        """
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise DownloadError(f"refusing to download {url!r}: only http(s) URLs are fetched")
@@ -68,13 +86,13 @@ class Downloader:
         while True:
             attempt += 1
             try:
-                return self._fetch_once(url, directory, name, overwrite)
+                return self._fetch_once(url, directory, name, if_exists)
             except _Retryable as failure:
                 if attempt >= self.retry.attempts:
                     raise DownloadError(f"could not download {_short(url)}: {failure}") from None
                 self._sleep(self.retry.delay(attempt))
 
-    def _fetch_once(self, url: str, directory: Path, name: Callable[[str], str], overwrite: bool) -> Path:
+    def _fetch_once(self, url: str, directory: Path, name: Callable[[str], str], if_exists: IfExists) -> Path:
         try:
             response = self._pool.request("GET", url, preload_content=False, redirect=True)
         except (HTTPError, OSError) as error:
@@ -82,9 +100,12 @@ class Downloader:
         try:
             if response.status in RETRYABLE_STATUSES:
                 raise _Retryable(f"HTTP {response.status}")
+            if response.status in (403, 404, 410):
+                raise LinkExpiredError(
+                    f"could not download {_short(url)}: HTTP {response.status}; the link may have expired", url=url
+                )
             if response.status != 200:
-                hint = "; the link may have expired" if response.status in (403, 404, 410) else ""
-                raise DownloadError(f"could not download {_short(url)}: HTTP {response.status}{hint}")
+                raise DownloadError(f"could not download {_short(url)}: HTTP {response.status}")
             content_type = response.headers.get("Content-Type", "")
             if content_type and not content_type.lower().startswith(("image/", "application/octet-stream")):
                 raise DownloadError(f"{_short(url)} is not an image (Content-Type {content_type})")
@@ -92,9 +113,11 @@ class Downloader:
             if length and length.isdigit() and int(length) > self.max_bytes:
                 raise DownloadError(f"{_short(url)} is {int(length)} bytes; the limit is {self.max_bytes}")
             target = directory / name(extension_for(content_type, url))
-            if target.exists() and not overwrite:
+            if target.exists() and if_exists == "keep":
+                return target
+            if target.exists() and if_exists == "error":
                 raise DownloadError(f"{target} already exists; not overwriting it")
-            return self._stream(response, target, overwrite, url)
+            return self._stream(response, target, if_exists == "overwrite", url)
         finally:
             response.release_conn()
 

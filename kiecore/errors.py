@@ -22,6 +22,7 @@ Hierarchy::
     ├── TaskFailedError            the task ran and failed at Kie                     (exit 4)
     ├── DeadlineExceededError      the overall deadline passed while waiting           (exit 5)
     └── DownloadError              a result could not be saved                        (exit 1)
+        └── LinkExpiredError       the file host refused the URL (the client asks Kie for a fresh one)
 """
 
 from __future__ import annotations
@@ -164,3 +165,11 @@ class DeadlineExceededError(KieError):
 
 class DownloadError(KieError):
     """A result file could not be fetched or saved."""
+
+
+class LinkExpiredError(DownloadError):
+    """The file host refused a result URL (403, 404 or 410): the link has probably expired."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url

@@ -30,7 +30,11 @@ PUBLISHED_LIMITS = RateLimits()
 
 
 class SlidingWindow:
-    """At most ``limit`` acquisitions in any ``period`` seconds; ``acquire`` waits for a free slot."""
+    """At most ``limit`` acquisitions in any ``period`` seconds; ``acquire`` waits for a free slot.
+
+    The window is kept slightly longer than ``period`` (by ``margin``, default 2% and at least 50 ms), since the
+    server counts arrivals, and a request can arrive later than it left.
+    """
 
     def __init__(
         self,
@@ -39,11 +43,12 @@ class SlidingWindow:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        margin: float | None = None,
     ) -> None:
         if limit < 1 or period <= 0:
             raise ValueError("a rate limit needs a positive count and period")
         self.limit = limit
-        self.period = period
+        self.period = period + (max(0.05, 0.02 * period) if margin is None else margin)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()

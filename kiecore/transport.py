@@ -25,6 +25,7 @@ from kiecore.errors import (
     AuthenticationError,
     InsufficientCreditsError,
     InvalidRequestError,
+    KieError,
     NotFoundError,
     ParseError,
     RateLimitedError,
@@ -42,6 +43,7 @@ from kiecore.wire.request import WireRequest
 log = logging.getLogger("kiecore.http")
 
 DEFAULT_BASE_URL = "https://api.kie.ai"
+_MAYBE_CREATED = "; the task may have been created: check your Kie task history before submitting again"
 USER_AGENT = f"kiecore/{__version__}"
 
 
@@ -89,7 +91,7 @@ class Transport:
         self._read_timeout = read_timeout
         self._pool = urllib3.connection_from_url(
             self.base_url,
-            maxsize=8,
+            maxsize=16,
             block=False,
             retries=False,
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
@@ -140,8 +142,8 @@ class Transport:
             except (ReadTimeoutError, ProtocolError, HTTPError, OSError) as error:
                 if not idempotent:
                     raise SubmitUncertainError(
-                        f"the connection to {self._host} was lost after the request was sent ({_reason(error)}); "
-                        "the task may have been created: check your Kie task history before submitting again"
+                        f"the connection to {self._host} was lost after the request was sent ({_reason(error)})"
+                        + _MAYBE_CREATED
                     ) from None
                 failure = KieFailure(TransportError(f"connection to {self._host} failed: {_reason(error)}"))
             else:
@@ -177,19 +179,22 @@ class Transport:
                 code = status
                 reply = None
             else:
-                not_json = ParseError(
+                what = (
                     f"{self._host} sent a reply that is not JSON (HTTP {status}, "
                     f"{response.headers.get('Content-Type', 'no content type')})"
-                    + ("" if idempotent else "; the task may have been created: check your Kie task history")
                 )
-                return KieFailure(not_json, retryable=idempotent)
+                if not idempotent:
+                    return KieFailure(SubmitUncertainError(what + _MAYBE_CREATED), retryable=False)
+                return KieFailure(ParseError(what))
         else:
             code = reply_code(reply) or status
         if status == 200 and code == 200:
             return reply
         if status != 200 and code == 200:
             code = status
-        error = self._error(code, self.redact(reply_message(reply)), status, retry_after)
+        error: KieError = self._error(code, self.redact(reply_message(reply)), status, retry_after)
+        if not idempotent and isinstance(error, ServerError):  # it failed after receiving the request
+            error = SubmitUncertainError(str(error).removesuffix("; try again later") + _MAYBE_CREATED)
         retryable = code == 429 or (idempotent and code in RETRYABLE_STATUSES)
         return KieFailure(error, retryable=retryable, retry_after=retry_after if code in (429, 503) else None)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -35,3 +36,15 @@ def emulator(sample_emulator: Emulator) -> Emulator:
 def client(emulator: Emulator, sample_registry: Registry) -> Iterator[Client]:
     with emulator_client(emulator.base_url, sample_registry) as client:
         yield client
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_journal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test writes to the user's own task journal (subprocesses inherit this too)."""
+    previous = os.environ.get("KIECORE_JOURNAL")
+    os.environ["KIECORE_JOURNAL"] = str(tmp_path_factory.mktemp("journal") / "journal.sqlite3")
+    yield
+    if previous is None:
+        del os.environ["KIECORE_JOURNAL"]
+    else:
+        os.environ["KIECORE_JOURNAL"] = previous

@@ -21,16 +21,20 @@ KEY = "sk-cli-test-key-0123456789"
 
 
 @pytest.fixture
-def kie(kie_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+def kie(
+    kie_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> Any:
     """Run `kie ARGS` in-process against the emulator; returns (exit code, stdout, stderr)."""
     monkeypatch.setenv("KIE_API_KEY", KEY)
     monkeypatch.setenv("KIE_BASE_URL", kie_emulator.base_url)
-    fast = functools.partial(Client, poll_interval=0.05, retry=FAST_RETRY)
+    monkeypatch.setenv("KIECORE_JOURNAL", str(tmp_path / "journal.sqlite3"))
+    fast = functools.partial(Client, retry=FAST_RETRY)
     monkeypatch.setattr(generate_command, "Client", fast)
     monkeypatch.setattr(status_command, "Client", fast)
 
     def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
+        argv = [*args, "--poll-interval", "0.05"] if args[0] in ("generate", "resume") else list(args)
+        code = main(argv)
         out, err = capsys.readouterr()
         assert KEY not in out + err
         return code, out, err
@@ -84,9 +88,11 @@ def test_model_specific_parameters_are_converted(kie: Any, kie_emulator: Emulato
 
 
 def test_no_download_prints_urls(kie: Any, tmp_path: Path) -> None:
-    code, out, _ = kie("generate", "nano-banana-pro", "a fox", "-o", str(tmp_path), "--no-download")
+    code, out, _ = kie("generate", "nano-banana-pro", "a fox", "-o", str(tmp_path / "out"), "--no-download")
     assert code == 0
-    assert out.strip().startswith("http://") and not list(tmp_path.iterdir())
+    assert out.strip().startswith("http://") and not (tmp_path / "out").exists()
+    code, _, err = kie("resume")
+    assert code == 0 and "nothing to resume" in err  # the URLs were all that was asked for
 
 
 @pytest.mark.parametrize(
@@ -185,6 +191,7 @@ def test_models_lists_installed_plugins(kie: Any) -> None:
 
 def _kie(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("KIE_", "KIECORE_"))}
+    environ["KIECORE_JOURNAL"] = os.environ["KIECORE_JOURNAL"]  # the tests' own journal
     return subprocess.run(
         [sys.executable, "-m", "kiecore", *args],
         capture_output=True,

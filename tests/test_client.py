@@ -16,7 +16,6 @@ from kiecore.errors import (
     InvalidParameterError,
     InvalidRequestError,
     MissingAPIKeyError,
-    ParseError,
     SubmitUncertainError,
     TaskFailedError,
     UsageError,
@@ -117,9 +116,10 @@ def test_a_lost_submit_answer_is_never_resubmitted(client: Client, emulator: Emu
     assert len(emulator.tasks) == (1 if kind == "drop_after_create" else 0)
 
 
-def test_a_non_json_submit_reply_is_not_resubmitted(client: Client, emulator: Emulator) -> None:
-    emulator.inject("non_json", on="submit")
-    with pytest.raises(ParseError, match="may have been created"):
+@pytest.mark.parametrize("kind", ["non_json", "server_error"])
+def test_an_unreadable_or_failed_submit_reply_is_not_resubmitted(client: Client, emulator: Emulator, kind: str) -> None:
+    emulator.inject(kind, on="submit")
+    with pytest.raises(SubmitUncertainError, match="may have been created"):
         client.submit("test/market", prompt="a fox")
     assert len(creates(emulator)) == 1
 
@@ -199,5 +199,5 @@ def test_existing_files_are_not_overwritten(client: Client, emulator: Emulator, 
     with pytest.raises(Exception, match="already exists"):
         client.download(result.handle, result.status, tmp_path)
     assert result.files[0].read_bytes() == before
-    assert client.download(result.handle, result.status, tmp_path, overwrite=True) == result.files
+    assert client.download(result.handle, result.status, tmp_path, if_exists="overwrite") == result.files
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.client
 import io
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+import attrs
 import pytest
 import urllib3
 from PIL import Image
@@ -792,3 +799,470 @@ def test_stop_is_idempotent_and_urls_need_a_running_emulator() -> None:
     emulator.stop()
     with pytest.raises(urllib3.exceptions.HTTPError):
         HTTP.request("GET", url + MARKET_STATUS)
+
+
+# -- download links --------------------------------------------------------------------------------
+
+DOWNLOAD_URL = "/api/v1/common/download-url"
+GPT4O_DOWNLOAD_URL = "/api/v1/gpt4o-image/download-url"
+CREDIT = "/api/v1/chat/credit"
+EXPIRED_BODY = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+
+
+def test_common_download_url_gives_a_fresh_link_to_the_same_bytes(emulator: Emulator) -> None:
+    task_id = create(emulator, MARKET_CREATE, market_body(num_images="2"))
+    at(emulator, task_id, 1.0)
+    url = emulator.tasks[task_id].urls[1]
+    status_code, reply, _ = call(emulator, "POST", DOWNLOAD_URL, {"url": url})
+    assert status_code == 200 and reply["code"] == 200 and reply["msg"] == "success"
+    link = reply["data"]
+    assert isinstance(link, str) and link != url and link.startswith(url + "?")
+    assert urlsplit(link).netloc == urlsplit(emulator.files_url).netloc
+    assert fetch(link).status == 200 and fetch(link).data == fetch(url).data
+    # the reference profile's key works too; a fresh link may itself be refreshed
+    assert call(emulator, "POST", DOWNLOAD_URL, {"url": link}, headers=REF)[1]["code"] == 200
+    recorded = [r for r in emulator.requests if r.path == DOWNLOAD_URL]
+    assert len(recorded) == 2 and json.loads(recorded[0].body) == {"url": url}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "https://elsewhere.example/files/x/0.png"},
+        {"url": "http://127.0.0.2:1/files/x/0.png"},
+        {},
+        {"url": 5},
+    ],
+)
+def test_common_download_url_refuses_urls_it_did_not_issue(emulator: Emulator, body: dict[str, Any]) -> None:
+    status_code, reply, _ = call(emulator, "POST", DOWNLOAD_URL, body)
+    assert status_code == 200 and reply["code"] == 422 and reply["msg"] and reply["data"] is None
+
+
+def test_common_download_url_refuses_unfinished_and_unknown_files(emulator: Emulator) -> None:
+    task_id = create(emulator, MARKET_CREATE, market_body())
+    [url] = emulator.tasks[task_id].urls
+    assert call(emulator, "POST", DOWNLOAD_URL, {"url": url})[1]["code"] == 422  # not generated yet
+    at(emulator, task_id, 1.0)
+    assert call(emulator, "POST", DOWNLOAD_URL, {"url": url.replace("/0.png", "/5.png")})[1]["code"] == 422
+    assert call(emulator, "POST", DOWNLOAD_URL, b"{nope")[1]["code"] == 422
+
+
+def test_download_url_endpoints_need_the_key(emulator: Emulator) -> None:
+    for path, body in [(DOWNLOAD_URL, {"url": "x"}), (GPT4O_DOWNLOAD_URL, {"taskId": "x", "url": "x"})]:
+        status_code, reply, _ = call(emulator, "POST", path, body, headers={})
+        assert status_code == 200 and reply == {"code": 401, "msg": "You do not have access permissions", "data": None}
+        assert call(emulator, "POST", path, body, headers={"X-API-KEY": ""})[1]["code"] == 401
+    assert call(emulator, "GET", DOWNLOAD_URL)[0] == 404
+
+
+def test_gpt4o_download_url(emulator: Emulator) -> None:
+    task_id = create(emulator, GPT4O_CREATE, {"prompt": "fox", "size": "1:1", "nVariants": 2})
+    url = emulator.tasks[task_id].urls[1]
+    _, reply, _ = call(emulator, "POST", GPT4O_DOWNLOAD_URL, {"taskId": "task_4o_nope", "url": url})
+    assert reply == {"code": 422, "msg": "record is null", "data": None}
+    _, reply, _ = call(emulator, "POST", GPT4O_DOWNLOAD_URL, {"taskId": task_id, "url": url})
+    assert reply == {"code": 422, "msg": "record status is not success", "data": None}
+    market = create(emulator, MARKET_CREATE, market_body())
+    at(emulator, market, 1.0)
+    _, reply, _ = call(emulator, "POST", GPT4O_DOWNLOAD_URL, {"taskId": market, "url": url})
+    assert reply["msg"] == "record is null"  # not a 4o record
+    at(emulator, task_id, 1.0)
+    wrong = emulator.tasks[market].urls[0]
+    assert call(emulator, "POST", GPT4O_DOWNLOAD_URL, {"taskId": task_id, "url": wrong})[1]["code"] == 422
+    status_code, reply, _ = call(emulator, "POST", GPT4O_DOWNLOAD_URL, {"taskId": task_id, "url": url})
+    assert status_code == 200 and reply["code"] == 200 and reply["msg"] == "success"
+    link = reply["data"]
+    parts = urlsplit(link)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == url
+    query = dict(pair.split("=", 1) for pair in parts.query.split("&"))
+    assert query["X-Amz-Expires"] == "1200" and int(query["X-Amz-Signature"], 16) >= 0
+    assert fetch(link).data == fetch(url).data
+    tampered = link[:-4] + ("0000" if not link.endswith("0000") else "1111")
+    response = fetch(tampered)
+    assert response.status == 403 and response.headers["Content-Type"] == "application/xml"
+
+
+def test_gpt4o_download_url_refuses_a_failed_task(emulator: Emulator) -> None:
+    emulator.inject("fail_task")
+    task_id = create(emulator, GPT4O_CREATE, {"prompt": "fox", "size": "1:1"}, headers=None)
+    at(emulator, task_id, 1.0)
+    [url] = emulator.tasks[task_id].urls
+    _, reply, _ = call(emulator, "POST", GPT4O_DOWNLOAD_URL, {"taskId": task_id, "url": url})
+    assert reply["msg"] == "record status is not success"
+
+
+def test_gpt4o_download_url_in_the_reference_profile(emulator: Emulator) -> None:
+    task_id = create(emulator, GPT4O_CREATE, {"prompt": "fox"}, headers=REF)
+    at(emulator, task_id, 1.0)
+    [url] = emulator.tasks[task_id].urls
+    _, reply, _ = call(emulator, "POST", GPT4O_DOWNLOAD_URL, {"taskId": task_id, "url": url}, headers=REF)
+    assert reply["code"] == 200 and fetch(reply["data"]).status == 200
+
+
+def test_fresh_links_expire(emulator: Emulator) -> None:
+    task_id = create(emulator, MARKET_CREATE, market_body())
+    at(emulator, task_id, 1.0)
+    [url] = emulator.tasks[task_id].urls
+    emulator.link_seconds = 0.0
+    link = call(emulator, "POST", DOWNLOAD_URL, {"url": url})[1]["data"]
+    response = fetch(link)
+    assert response.status == 403 and EXPIRED_BODY in response.data
+    assert fetch(url).status == 200 and emulator.faults.fired("expire") == 0
+
+
+# -- expired result URLs -----------------------------------------------------------------------------
+
+
+def test_expire_fault_expires_original_urls_only(emulator: Emulator) -> None:
+    emulator.inject("expire", times=2)
+    first = create(emulator, MARKET_CREATE, market_body(num_images="2"))
+    second = create(emulator, GPT4O_CREATE, {"prompt": "fox", "size": "1:1"})
+    third = create(emulator, MARKET_CREATE, market_body())
+    for task_id in (first, second, third):
+        at(emulator, task_id, 1.0)
+    for url in [*emulator.tasks[first].urls, emulator.tasks[second].urls[0], emulator.tasks[first].urls[0]]:
+        response = fetch(url)
+        assert response.status == 403 and response.headers["Content-Type"] == "application/xml"
+        assert response.data.endswith(EXPIRED_BODY) and response.data.startswith(b"<?xml")
+    assert fetch(emulator.tasks[third].urls[0]).status == 200
+    assert emulator.faults.fired("expire") == 4 and emulator.faults.faults[0].used == 2
+    # both download-url endpoints give links that work
+    expired = emulator.tasks[first].urls[1]
+    link = call(emulator, "POST", DOWNLOAD_URL, {"url": expired})[1]["data"]
+    assert fetch(link).status == 200 and Image.open(io.BytesIO(fetch(link).data)).format == "PNG"
+    [url] = emulator.tasks[second].urls
+    link = call(emulator, "POST", GPT4O_DOWNLOAD_URL, {"taskId": second, "url": url})[1]["data"]
+    assert fetch(link).status == 200
+    assert emulator.faults.fired("expire") == 4
+    assert parse_fault("expire::3") == (FaultKind.EXPIRE, "any", 3)
+
+
+def test_expire_fault_hits_flux_origin_too(emulator: Emulator) -> None:
+    emulator.inject(FaultKind.EXPIRE)
+    task_id = create(emulator, FLUX_CREATE, {"prompt": "cabin", "model": "flux-kontext-pro"})
+    at(emulator, task_id, 1.0)
+    response = status(emulator, FLUX_STATUS, task_id)["data"]["response"]
+    assert fetch(response["resultImageUrl"]).status == 403 and fetch(response["originImageUrl"]).status == 403
+    link = call(emulator, "POST", DOWNLOAD_URL, {"url": response["originImageUrl"]})[1]["data"]
+    assert fetch(link).status == 200
+
+
+# -- callbacks -------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """A tiny loopback HTTP server that records the POSTs it gets and answers ``status``."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    receiver.received.append(Received(self.path, dict(self.headers.items()), body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/kie/cb") -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver()
+    yield running
+    running.close()
+
+
+HMAC_KEY = "whsec-test"
+
+
+@pytest.fixture
+def fast() -> Iterator[Emulator]:
+    with Emulator(_registry(), task_seconds=0.2, webhook_hmac_key=HMAC_KEY) as running:
+        yield running
+
+
+def verify(headers: dict[str, str], body: bytes, key: str = HMAC_KEY) -> bool:
+    """The docs' verification sample (kie-live-api.md 1.7), reading ``taskId`` or ``task_id``."""
+    data = json.loads(body)["data"]
+    task_id = data.get("taskId") or data.get("task_id")
+    msg = f"{task_id}.{headers['X-Webhook-Timestamp']}".encode()
+    expected = base64.b64encode(hmac.new(key.encode(), msg, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(expected, headers["X-Webhook-Signature"])
+
+
+def test_market_callback_success_is_signed(fast: Emulator, receiver: Receiver) -> None:
+    body = {"model": "test/market", "callBackUrl": receiver.url(), "input": {"prompt": "fox", "num_images": "2"}}
+    task_id = create(fast, MARKET_CREATE, body)
+    started = time.monotonic()
+    [delivery] = fast.wait_for_callbacks(1, timeout=5)
+    assert time.monotonic() - started >= 0.1  # not before the task finished
+    assert delivery.task_id == task_id and delivery.url == receiver.url()
+    assert delivery.status == 200 and delivery.error is None and delivery.delivered
+    [got] = receiver.received
+    assert got.path == "/kie/cb" and got.body == delivery.body and got.headers["Content-Type"] == "application/json"
+    assert verify(got.headers, got.body)
+    assert abs(int(got.headers["X-Webhook-Timestamp"]) - time.time()) < 5
+    assert not verify(got.headers, got.body, key="other-key")
+    reply = got.json()
+    assert reply["code"] == 200 and reply["msg"] == "Playground task completed successfully."
+    data = reply["data"]
+    assert data["taskId"] == task_id and data["state"] == "success" and data["model"] == "test/market"
+    assert json.loads(data["resultJson"])["resultUrls"] == list(fast.tasks[task_id].urls)
+    assert data["consumeCredits"] == 2 and data["remainedCredits"] == 998 and isinstance(data["costTime"], int)
+    assert json.loads(data["param"]) == body and data["failCode"] == "" and data["completeTime"] >= data["createTime"]
+    assert fast.pending_callbacks == 0
+    time.sleep(0.1)
+    status(fast, MARKET_STATUS, task_id)
+    assert len(fast.callbacks) == 1 and len(receiver.received) == 1  # once only
+
+
+def test_market_callback_failure(fast: Emulator, receiver: Receiver) -> None:
+    fast.webhook_hmac_key = None
+    fast.inject("fail_task", message="flagged", code=422)
+    task_id = create(fast, MARKET_CREATE, {**market_body(), "callBackUrl": receiver.url()})
+    [delivery] = fast.wait_for_callbacks(1)
+    reply = delivery.json()
+    assert reply["code"] == 501 and reply["msg"] == "Playground task failed."
+    data = reply["data"]
+    assert data["taskId"] == task_id and data["state"] == "fail" and data["failCode"] == "422"
+    assert data["failMsg"] == "flagged" and data["consumeCredits"] == 0 and data["resultJson"] == ""
+    assert "X-Webhook-Signature" not in delivery.headers and "X-Webhook-Timestamp" not in delivery.headers
+    assert "X-Webhook-Signature" not in receiver.received[0].headers
+
+
+def test_gpt4o_callbacks(fast: Emulator, receiver: Receiver) -> None:
+    ok = create(fast, GPT4O_CREATE, {"prompt": "fox", "size": "1:1", "nVariants": 2, "callBackUrl": receiver.url()})
+    fast.inject("fail_task", message="Your content was flagged")
+    failed = create(fast, GPT4O_CREATE, {"prompt": "fox", "size": "1:1", "callBackUrl": receiver.url("/fail")})
+    deliveries = {d.task_id: d for d in fast.wait_for_callbacks(2)}
+    assert deliveries[ok].json() == {
+        "code": 200,
+        "msg": "success",
+        "data": {"taskId": ok, "info": {"result_urls": list(fast.tasks[ok].urls)}},
+    }
+    assert deliveries[failed].json() == {
+        "code": 400,
+        "msg": "Your content was flagged",
+        "data": {"taskId": failed, "info": None},
+    }
+    assert all(verify(d.headers, d.body) for d in deliveries.values())
+
+
+def test_flux_callbacks(fast: Emulator, receiver: Receiver) -> None:
+    ok = create(fast, FLUX_CREATE, {"prompt": "cabin", "model": "flux-kontext-pro", "callBackUrl": receiver.url()})
+    fast.inject("fail_task", message="boom")
+    fast.inject("fail_task", message="flagged", code=400)
+    failed = create(fast, FLUX_CREATE, {"prompt": "c", "model": "flux-kontext-max", "callBackUrl": receiver.url()})
+    flagged = create(fast, FLUX_CREATE, {"prompt": "c", "model": "flux-kontext-max", "callBackUrl": receiver.url()})
+    deliveries = {d.task_id: d.json() for d in fast.wait_for_callbacks(3)}
+    task = fast.tasks[ok]
+    assert deliveries[ok] == {
+        "code": 200,
+        "msg": "BFL image generated successfully.",
+        "data": {"taskId": ok, "info": {"originImageUrl": task.origin_url, "resultImageUrl": task.urls[0]}},
+    }
+    empty = {"originImageUrl": "", "resultImageUrl": ""}
+    assert deliveries[failed] == {"code": 501, "msg": "boom", "data": {"taskId": failed, "info": empty}}
+    assert deliveries[flagged]["code"] == 400 and deliveries[flagged]["data"]["info"] == empty
+    assert status(fast, FLUX_STATUS, flagged)["data"]["errorCode"] == 400  # the same code in the status reply
+
+
+def test_reference_profile_callbacks_take_the_live_shape(fast: Emulator, receiver: Receiver) -> None:
+    flux = create(
+        fast, FLUX_CREATE, {"prompt": "cabin", "model": "flux-kontext-pro", "callBackUrl": receiver.url()}, REF
+    )
+    market = create(fast, MARKET_CREATE, {"model": "test/market", "prompt": "x", "callBackUrl": receiver.url()}, REF)
+    pro_body = {"model": "nano-banana-pro", "callbackUrl": receiver.url(), "input": {"input_prompt": "hero"}}
+    pro = create(fast, PRO_CREATE, pro_body, REF)
+    deliveries = {d.task_id: d.json() for d in fast.wait_for_callbacks(3)}
+    assert deliveries[flux]["msg"] == "BFL image generated successfully."
+    assert deliveries[flux]["data"]["info"]["resultImageUrl"] == fast.tasks[flux].urls[0]
+    assert deliveries[market]["msg"] == "Playground task completed successfully."
+    assert json.loads(deliveries[market]["data"]["resultJson"])["resultUrls"] == list(fast.tasks[market].urls)
+    assert deliveries[pro]["msg"] == "Playground task completed successfully." and "message" not in deliveries[pro]
+
+
+def test_callbacks_go_only_to_loopback_hosts(fast: Emulator) -> None:
+    task_id = create(fast, MARKET_CREATE, {**market_body(), "callBackUrl": "https://cb.example/kie"})
+    [delivery] = fast.wait_for_callbacks(1)
+    assert delivery.task_id == task_id and delivery.status is None and not delivery.delivered
+    assert delivery.error is not None and "loopback" in delivery.error
+    assert delivery.json()["data"]["state"] == "success"  # what would have been sent
+
+
+def test_callback_receiver_errors_are_recorded(fast: Emulator, receiver: Receiver) -> None:
+    receiver.status = 500
+    create(fast, MARKET_CREATE, {**market_body(), "callBackUrl": receiver.url()})
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    create(fast, MARKET_CREATE, {**market_body(), "callBackUrl": f"http://127.0.0.1:{port}/cb"})
+    deliveries = sorted(fast.wait_for_callbacks(2), key=lambda d: d.status or 0)
+    assert deliveries[0].status is None and deliveries[0].error
+    assert deliveries[1].status == 500 and deliveries[1].error is None
+    assert status(fast, MARKET_STATUS, deliveries[0].task_id)["code"] == 200  # the server carries on
+
+
+def test_no_callback_without_a_callback_url(fast: Emulator) -> None:
+    create(fast, MARKET_CREATE, market_body())
+    time.sleep(0.3)
+    assert fast.callbacks == [] and fast.pending_callbacks == 0
+
+
+def test_a_longer_task_delivers_once_it_is_complete(fast: Emulator, receiver: Receiver) -> None:
+    task_id = create(fast, MARKET_CREATE, {**market_body(), "callBackUrl": receiver.url()})
+    fast.task_seconds = 0.6
+    time.sleep(0.35)
+    assert fast.callbacks == [] and fast.pending_callbacks == 1
+    [delivery] = fast.wait_for_callbacks(1)
+    assert delivery.task_id == task_id and delivery.json()["data"]["state"] == "success"
+    assert fast.tasks[task_id].finished(fast.task_seconds)
+
+
+def test_a_timer_that_fires_early_waits_for_the_task(fast: Emulator, receiver: Receiver) -> None:
+    fast.task_seconds = 0.1
+    task_id = create(fast, MARKET_CREATE, {**market_body(), "callBackUrl": receiver.url()})
+    fast._task_seconds = 0.5  # behind the setter's back: the timer fires at 0.1 s and must wait again
+    time.sleep(0.25)
+    assert fast.callbacks == []
+    [delivery] = fast.wait_for_callbacks(1)
+    assert delivery.task_id == task_id
+
+
+def test_a_finished_task_seen_by_a_status_query_delivers_at_once(emulator: Emulator, receiver: Receiver) -> None:
+    task_id = create(emulator, MARKET_CREATE, {**market_body(), "callBackUrl": receiver.url()})
+    assert emulator.pending_callbacks == 1  # task_seconds is 100 here
+    at(emulator, task_id, 1.0)
+    assert status(emulator, MARKET_STATUS, task_id)["data"]["state"] == "success"
+    [delivery] = emulator.wait_for_callbacks(1)
+    assert delivery.status == 200 and "X-Webhook-Signature" not in delivery.headers  # no key set
+
+
+def test_stop_and_reset_cancel_pending_callbacks(receiver: Receiver) -> None:
+    with Emulator(_registry(), task_seconds=0.3) as emulator:
+        create(emulator, MARKET_CREATE, {**market_body(), "callBackUrl": receiver.url()})
+        assert emulator.pending_callbacks == 1
+        emulator.reset()
+        assert emulator.pending_callbacks == 0
+        create(emulator, MARKET_CREATE, {**market_body(), "callBackUrl": receiver.url()})
+    assert emulator.pending_callbacks == 0
+    time.sleep(0.5)
+    assert emulator.callbacks == [] and receiver.received == []
+
+
+# -- rate limits ---------------------------------------------------------------------------------------
+
+
+def test_limits_are_off_by_default(emulator: Emulator) -> None:
+    for _ in range(25):
+        create(emulator, MARKET_CREATE, market_body())
+    assert all(call(emulator, "GET", f"{MARKET_STATUS}?taskId=x")[0] == 200 for _ in range(15))
+    assert emulator.limit_violations == 0
+
+
+def test_create_limit_per_key(emulator: Emulator) -> None:
+    emulator.enforce_limits = True
+    for _ in range(20):
+        create(emulator, MARKET_CREATE, market_body())
+    status_code, reply, response = call(emulator, "POST", MARKET_CREATE, market_body())
+    assert status_code == 429 and response.headers["Retry-After"] == "1"
+    assert reply == {"code": 429, "msg": "Rate limit exceeded", "data": None}
+    assert len(emulator.tasks) == 20 and emulator.limit_violations == 1
+    create(emulator, MARKET_CREATE, market_body(), headers={"Authorization": "Bearer another-key"})
+    ref_body = {"model": "test/market", "prompt": "x"}
+    assert call(emulator, "POST", MARKET_CREATE, ref_body, headers=REF)[0] == 429  # the same key, by X-API-KEY
+    assert emulator.limit_violations == 2 and len(emulator.tasks) == 21
+    assert len([r for r in emulator.requests if r.path == MARKET_CREATE]) == 23
+    emulator.reset()
+    assert emulator.limit_violations == 0
+    create(emulator, MARKET_CREATE, market_body())
+
+
+def test_status_limit_per_key_over_every_status_path(emulator: Emulator) -> None:
+    emulator.enforce_limits = True
+    paths = [MARKET_STATUS, GPT4O_STATUS, FLUX_STATUS]
+    answers = [call(emulator, "GET", f"{paths[i % 3]}?taskId=t{i}")[0] for i in range(11)]
+    assert answers == [200] * 10 + [429] and emulator.limit_violations == 1
+    assert call(emulator, "GET", f"{MARKET_STATUS}?taskId=x", headers={"Authorization": "Bearer other"})[0] == 200
+    # unauthorised queries are refused before they count
+    assert call(emulator, "GET", f"{MARKET_STATUS}?taskId=x", headers={})[1]["code"] == 401
+
+
+def test_gpt4o_record_info_limit_per_task(emulator: Emulator) -> None:
+    first = create(emulator, GPT4O_CREATE, {"prompt": "a", "size": "1:1"})
+    second = create(emulator, GPT4O_CREATE, {"prompt": "b", "size": "1:1"})
+    emulator.enforce_limits = True
+    answers = [call(emulator, "GET", f"{GPT4O_STATUS}?taskId={first}")[0] for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    _, reply, response = call(emulator, "GET", f"{GPT4O_STATUS}?taskId={first}")
+    assert reply["code"] == 429 and response.headers["Retry-After"] == "1"
+    assert status(emulator, GPT4O_STATUS, second)["code"] == 200  # another task has its own window
+    market = create(emulator, MARKET_CREATE, market_body())
+    assert all(status(emulator, MARKET_STATUS, market)["code"] == 200 for _ in range(4))  # 4o only
+    assert emulator.limit_violations == 2
+
+
+def test_sliding_windows_and_custom_limits() -> None:
+    with Emulator(_registry(), enforce_limits=True, status_limit=(2, 0.3), create_limit=(1, 0.3)) as emulator:
+        assert [call(emulator, "GET", f"{MARKET_STATUS}?taskId=x")[0] for _ in range(3)] == [200, 200, 429]
+        create(emulator, MARKET_CREATE, market_body())
+        assert call(emulator, "POST", MARKET_CREATE, market_body())[0] == 429
+        time.sleep(0.35)
+        assert call(emulator, "GET", f"{MARKET_STATUS}?taskId=x")[0] == 200
+        create(emulator, MARKET_CREATE, market_body())
+        assert emulator.limit_violations == 2
+        emulator.enforce_limits = False
+        assert call(emulator, "POST", MARKET_CREATE, market_body())[0] == 200
+
+
+# -- credits ---------------------------------------------------------------------------------------
+
+
+def test_credits() -> None:
+    with Emulator(_registry(), task_seconds=100.0, credits=50) as emulator:
+        status_code, reply, _ = call(emulator, "GET", CREDIT)
+        assert status_code == 200 and reply == {"code": 200, "msg": "success", "data": 50}
+        task_id = create(emulator, MARKET_CREATE, market_body(num_images="3"))
+        assert call(emulator, "GET", CREDIT)[1]["data"] == 50  # charged when the images exist
+        at(emulator, task_id, 1.0)
+        assert call(emulator, "GET", CREDIT, headers=REF)[1]["data"] == 47 == emulator.credits
+        emulator.inject("fail_task")
+        failed = create(emulator, MARKET_CREATE, market_body())
+        at(emulator, failed, 1.0)
+        assert emulator.credits == 47  # failed tasks cost nothing
+        assert call(emulator, "GET", CREDIT, headers={})[1]["code"] == 401
+        emulator.credits = 2
+        assert call(emulator, "GET", CREDIT)[1]["data"] == 2
+        emulator.reset()
+        assert emulator.credits == 50

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from kiecore.ratelimit import RateLimits, SlidingWindow, account_limiter
 
 
@@ -22,7 +24,7 @@ class FakeTime:
 
 def test_a_window_admits_its_limit_then_waits_for_the_oldest_slot() -> None:
     fake = FakeTime()
-    window = SlidingWindow(3, 1.0, clock=fake.clock, sleep=fake.sleep)
+    window = SlidingWindow(3, 1.0, clock=fake.clock, sleep=fake.sleep, margin=0)
     for _ in range(3):
         assert window.acquire()
     assert fake.slept == []
@@ -33,7 +35,7 @@ def test_a_window_admits_its_limit_then_waits_for_the_oldest_slot() -> None:
 
 def test_no_window_of_the_period_ever_holds_more_than_the_limit() -> None:
     fake = FakeTime()
-    window = SlidingWindow(20, 10.0, clock=fake.clock, sleep=fake.sleep)
+    window = SlidingWindow(20, 10.0, clock=fake.clock, sleep=fake.sleep, margin=0)
     times = []
     for _ in range(100):
         window.acquire()
@@ -44,14 +46,22 @@ def test_no_window_of_the_period_ever_holds_more_than_the_limit() -> None:
 
 def test_a_deadline_refuses_instead_of_waiting_past_it() -> None:
     fake = FakeTime()
-    window = SlidingWindow(1, 10.0, clock=fake.clock, sleep=fake.sleep)
+    window = SlidingWindow(1, 10.0, clock=fake.clock, sleep=fake.sleep, margin=0)
     assert window.acquire()
     assert not window.acquire(deadline=5.0)
     assert fake.slept == []
 
 
+def test_the_window_keeps_a_margin_for_arrival_jitter() -> None:
+    fake = FakeTime()
+    window = SlidingWindow(1, 10.0, clock=fake.clock, sleep=fake.sleep)
+    window.acquire()
+    window.acquire()
+    assert fake.now == pytest.approx(10.2)
+
+
 def test_threads_share_one_window() -> None:
-    window = SlidingWindow(5, 0.5)
+    window = SlidingWindow(5, 0.5, margin=0)
     granted: list[float] = []
     lock = threading.Lock()
 

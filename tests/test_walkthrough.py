@@ -33,6 +33,7 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _env(*paths: Path) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("KIE_", "KIECORE_"))}
+    environ["KIECORE_JOURNAL"] = os.environ["KIECORE_JOURNAL"]
     return {**environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths)}
 
 

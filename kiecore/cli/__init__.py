@@ -24,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="log HTTP requests (key redacted) and show tracebacks")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="the task journal (default $KIECORE_JOURNAL or kiecore/journal.sqlite3 in your user data directory)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     models = commands.add_parser("models", help="list installed models and their parameters")
@@ -51,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("-o", "--output-dir", default=".", metavar="DIR", help="where to save images (default .)")
     generate.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline for the generation")
+    generate.add_argument(
+        "--poll-interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="wait between the first status queries (default 2)",
+    )
     generate.add_argument("--no-download", action="store_true", help="print result URLs instead of saving files")
     _add_connection_options(generate)
     generate.add_argument("--emulator", action="store_true", help="use a built-in emulator instead of api.kie.ai")
@@ -61,6 +73,22 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("task_id", metavar="TASK_ID")
     _add_connection_options(status)
     status.add_argument("--json", action="store_true", help="print JSON")
+
+    tasks = commands.add_parser("tasks", help="list the tasks in the journal")
+    tasks.add_argument("--all", action="store_true", help="every task, not only the latest 50")
+    tasks.add_argument("--json", action="store_true", help="print JSON")
+
+    resume = commands.add_parser("resume", help="finish every journalled task not yet downloaded (never resubmits)")
+    resume.add_argument("-o", "--output-dir", metavar="DIR", help="save here instead of where each task was started")
+    resume.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline per task")
+    resume.add_argument(
+        "--poll-interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="wait between the first status queries (default 2)",
+    )
+    resume.add_argument("--json", action="store_true", help="print one JSON object per finished task")
 
     emulator = commands.add_parser("emulator", help="run the Kie API emulator in the foreground")
     emulator.add_argument("--host", default="127.0.0.1")

@@ -9,6 +9,7 @@ import sys
 from kiecore.cli.options import request_fields
 from kiecore.cli.output import Progress, print_json
 from kiecore.client import Client
+from kiecore.journal import Journal
 from kiecore.model import TaskHandle
 
 #: How long each emulated task runs, and how often to poll it, with --emulator.
@@ -42,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
             if submitted and not args.emulator:
                 handle = submitted[0]
                 print(
-                    f"kie: interrupted; task {handle.task_id} goes on at Kie: "
-                    f"kie status {handle.model} {handle.task_id}",
+                    f"kie: interrupted; task {handle.task_id} goes on at Kie and is in the journal: "
+                    "`kie resume` finishes it",
                     file=sys.stderr,
                 )
                 return 130
@@ -68,13 +69,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
     if not args.emulator:
-        return Client(base_url=args.base_url, profile=args.profile)
+        journal = stack.enter_context(Journal(args.journal))
+        return Client(base_url=args.base_url, profile=args.profile, poll_interval=args.poll_interval, journal=journal)
     from kiecore.emulator import Emulator
     from kiecore.loading import load_registry
 
     registry = load_registry()
     emulator = stack.enter_context(Emulator(registry, task_seconds=EMULATOR_TASK_SECONDS))
-    return Client(
+    return Client(  # no journal: an emulated task cannot be resumed once the emulator is gone
         api_key="emulator-key",  # never the real key: the emulator needs none
         base_url=emulator.base_url,
         profile=args.profile,

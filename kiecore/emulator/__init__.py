@@ -10,14 +10,20 @@ strictly: unknown keys are refused), runs tasks on a clock, serves real result i
 loopback host, records every request and injects faults. Reply shapes are described in
 :mod:`kiecore.emulator.replies`; in the reference profile a completed task with several images also carries
 ``imageUrls`` (an extension: the reference's ``imageUrl`` holds one URL). Pillow is needed to serve images.
+
+It also serves the credit and download-url endpoints, can expire result URLs (the ``expire`` fault), POSTs
+callbacks to loopback receivers (HMAC-signed with ``webhook_hmac_key``) and, with ``enforce_limits``,
+answers the live rate limits' 429s.
 """
 
+from kiecore.emulator.callbacks import CallbackDelivery
 from kiecore.emulator.faults import Fault, FaultKind, FaultPlan, parse_fault
 from kiecore.emulator.server import Emulator, RecordedRequest, serve
 from kiecore.emulator.tasks import EmulatedTask
 from kiecore.emulator.validate import body_problems
 
 __all__ = [
+    "CallbackDelivery",
     "EmulatedTask",
     "Emulator",
     "Fault",

@@ -2,7 +2,7 @@
 
 A :class:`Fault` is either *request-level* (it shapes the reply to one request: ``rate_limit``,
 ``server_error``, ``drop``, ``drop_after_create``, ``non_json``, ``auth``, ``credits``, ``slow``) or
-*task-level* (it attaches to the next created task(s): ``fail_task``, ``invisible``). ``fired`` counts how
+*task-level* (it attaches to the next created task(s): ``fail_task``, ``invisible``, ``expire``). ``fired`` counts how
 often a fault took effect; every method of :class:`FaultPlan` is thread-safe.
 """
 
@@ -26,25 +26,27 @@ class FaultKind(enum.StrEnum):
     DROP = "drop"  # connection closed without a reply; not processed
     DROP_AFTER_CREATE = "drop_after_create"  # submit only: the task is created, then the connection closed
     NON_JSON = "non_json"  # HTTP 200, text/html ``<html>Bad gateway</html>``; not processed
-    FAIL_TASK = "fail_task"  # the next ``times`` created tasks end failed (option ``message``)
+    FAIL_TASK = "fail_task"  # the next ``times`` created tasks end failed (options ``message``, ``code``)
     AUTH = "auth"  # HTTP 200, body code 401; not processed
     CREDITS = "credits"  # HTTP 200, body code 402 "Credits insufficient"; not processed
     INVISIBLE = "invisible"  # the next task's first ``times`` status queries answer "recordInfo is null"
     SLOW = "slow"  # the reply is held back ``seconds`` (default 1.0); the request is processed normally
+    EXPIRE = "expire"  # the next ``times`` created tasks' original result URLs answer 403 "Request has expired"
 
 
 #: Faults that attach to tasks at creation rather than shaping one reply.
-TASK_KINDS = frozenset({FaultKind.FAIL_TASK, FaultKind.INVISIBLE})
+TASK_KINDS = frozenset({FaultKind.FAIL_TASK, FaultKind.INVISIBLE, FaultKind.EXPIRE})
 
 
 @attrs.define(eq=False)
 class Fault:
     """One injected fault.
 
-    ``times`` is how many matching requests it applies to; for ``fail_task`` how many tasks fail; for
-    ``invisible`` how many status queries of each affected task answer "recordInfo is null" (option
+    ``times`` is how many matching requests it applies to; for ``fail_task`` and ``expire`` how many tasks it
+    hits; for ``invisible`` how many status queries of each affected task answer "recordInfo is null" (option
     ``tasks``, default 1, is how many upcoming tasks are affected). ``used`` counts the requests or tasks it
-    was spent on; ``fired`` counts the effects (replies shaped, tasks failed, null answers given).
+    was spent on; ``fired`` counts the effects (replies shaped, tasks failed, null answers given, 403s given
+    for expired result URLs).
     """
 
     kind: FaultKind = attrs.field(converter=FaultKind)
@@ -65,6 +67,10 @@ class Fault:
                 raise ValueError(f"server_error status must be 5xx, not {status}")
         if self.kind is FaultKind.INVISIBLE and int(self.options.get("tasks", 1)) < 1:
             raise ValueError("invisible tasks must be at least 1")
+        if self.kind is FaultKind.FAIL_TASK and "code" in self.options:
+            code = self.options["code"]
+            if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
+                raise ValueError(f"fail_task code must be an integer from 400 to 599, not {code!r}")
 
     @property
     def budget(self) -> int:
@@ -149,7 +155,8 @@ class FaultPlan:
         return None
 
     def note_fired(self, fault: Fault) -> None:
-        """Count one more effect of ``fault`` (an invisible task answering "recordInfo is null")."""
+        """Count one more effect of ``fault`` (an invisible task answering "recordInfo is null", an expired
+        result URL answering 403)."""
         with self._lock:
             fault.fired += 1
 

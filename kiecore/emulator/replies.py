@@ -13,6 +13,19 @@ Envelopes are ``{"code", "msg", "data"}``; the reference profile's market shapes
 * reference (generic): ``taskId, status, progress`` (int 0-100) and, when completed, ``imageUrl`` (the first
   URL). **Extension:** a completed task with several images also carries ``imageUrls`` (all of them), since
   the reference's single ``imageUrl`` cannot hold more than one. A failed task adds ``failMsg``.
+
+Callback bodies (:func:`callback_body`) follow the live docs per dialect, for tasks of either profile (the
+reference documents no callback body, so a reference-profile task's callback takes its model's *live*
+dialect's shape, with ``msg``):
+
+* market: the recordInfo-shaped ``data`` plus ``consumeCredits`` (the task's image count on success, else 0)
+  and ``remainedCredits``; ``costTime`` stays in milliseconds as in the status reply; envelope code 200
+  ``"Playground task completed successfully."`` or 501 ``"Playground task failed."``.
+* 4o: ``{"code":200,"msg":"success","data":{"taskId","info":{"result_urls":[...]}}}``; on failure the
+  envelope code is the task's error code (400 unless a ``fail_task`` fault set ``code``), ``msg`` its error
+  message and ``info`` null.
+* Flux: ``{"code":200,"msg":"BFL image generated successfully.","data":{"taskId","info":{"originImageUrl",
+  "resultImageUrl"}}}``; on failure the code is the task's error code (501 unless set) and both URLs ``""``.
 """
 
 from __future__ import annotations
@@ -31,6 +44,15 @@ MARKET_PHASES: tuple[tuple[float, str], ...] = ((0.2, "waiting"), (0.4, "queuing
 REFERENCE_PENDING_UNTIL = 0.2
 
 FAIL_CODES: dict[Dialect, int] = {Dialect.MARKET: 500, Dialect.GPT4O: 400, Dialect.FLUX: 501}
+
+MARKET_CALLBACK_OK = "Playground task completed successfully."
+MARKET_CALLBACK_FAILED = "Playground task failed."
+FLUX_CALLBACK_OK = "BFL image generated successfully."
+
+
+def fail_code(task: EmulatedTask, dialect: Dialect) -> int:
+    """The error code a failed ``task`` reports in ``dialect``."""
+    return task.fail_code if task.fail_code is not None else FAIL_CODES.get(dialect, 500)
 
 
 def message_key(profile: Profile, wire: WireSpec) -> str:
@@ -96,7 +118,7 @@ def _market(task: EmulatedTask, clock: _Clock) -> dict[str, Any]:
         "state": state,
         "param": _echo(task),
         "resultJson": json.dumps({"resultUrls": list(task.urls)}, separators=(",", ":")) if success else "",
-        "failCode": str(FAIL_CODES[Dialect.MARKET]) if state == "fail" else "",
+        "failCode": str(fail_code(task, Dialect.MARKET)) if state == "fail" else "",
         "failMsg": task.fail_message if state == "fail" else "",
         "costTime": clock.cost_ms if clock.done else None,
         "completeTime": _ms(clock.completed) if clock.done else None,
@@ -123,7 +145,7 @@ def _gpt4o(task: EmulatedTask, clock: _Clock) -> dict[str, Any]:
             response={"result_urls": []},
             successFlag=2,
             status="GENERATE_FAILED",
-            errorCode=FAIL_CODES[Dialect.GPT4O],
+            errorCode=fail_code(task, Dialect.GPT4O),
             errorMessage=task.fail_message,
             progress="0.00",
         )
@@ -144,7 +166,7 @@ def _flux(task: EmulatedTask, clock: _Clock) -> dict[str, Any]:
         "createTime": _iso(clock.created),
     }
     if clock.done and task.failed:
-        data.update(successFlag=3, errorCode=FAIL_CODES[Dialect.FLUX], errorMessage=task.fail_message)
+        data.update(successFlag=3, errorCode=fail_code(task, Dialect.FLUX), errorMessage=task.fail_message)
     elif clock.done:
         data.update(
             response={"originImageUrl": task.origin_url or task.urls[0], "resultImageUrl": task.urls[0]},
@@ -164,3 +186,27 @@ def _reference(task: EmulatedTask, clock: _Clock) -> dict[str, Any]:
     if clock.fraction < REFERENCE_PENDING_UNTIL:
         return {"taskId": task.id, "status": "pending", "progress": 0}
     return {"taskId": task.id, "status": "processing", "progress": min(99, int(clock.fraction * 100))}
+
+
+def callback_body(task: EmulatedTask, task_seconds: float, remained_credits: int) -> dict[str, Any]:
+    """The body POSTed to a finished ``task``'s callback URL, in its model's live dialect."""
+    clock = _Clock(task, task_seconds)
+    dialect = task.callback_dialect
+    ok = not task.failed
+    if dialect is Dialect.GPT4O:
+        if ok:
+            return envelope(200, "success", {"taskId": task.id, "info": {"result_urls": list(task.urls)}})
+        return envelope(fail_code(task, dialect), task.fail_message, {"taskId": task.id, "info": None})
+    if dialect is Dialect.FLUX:
+        if ok:
+            info = {"originImageUrl": task.origin_url or task.urls[0], "resultImageUrl": task.urls[0]}
+            return envelope(200, FLUX_CALLBACK_OK, {"taskId": task.id, "info": info})
+        info = {"originImageUrl": "", "resultImageUrl": ""}
+        return envelope(fail_code(task, dialect), task.fail_message, {"taskId": task.id, "info": info})
+    if dialect is Dialect.REFERENCE:  # a model without a live dialect of its own: the generic shape
+        return envelope(200 if ok else 501, "success" if ok else task.fail_message, _reference(task, clock))
+    data = _market(task, clock)
+    data.update(consumeCredits=len(task.urls) if ok else 0, remainedCredits=remained_credits)
+    if ok:
+        return envelope(200, MARKET_CALLBACK_OK, data)
+    return envelope(501, MARKET_CALLBACK_FAILED, data)

@@ -6,6 +6,11 @@ any other speaks the live profile and needs ``Authorization: Bearer <key>``. Cre
 dispatched by the body's ``model``; status queries find the task by ``taskId`` (and answer in the shapes of
 the profile the task was created in). Result files live on a second loopback address, so they are a
 different origin from the API and never need a key.
+
+Besides the models' routes the API host serves the live common endpoints (in both profiles, with the same
+auth): ``GET /api/v1/chat/credit``, ``POST /api/v1/common/download-url`` and ``POST
+/api/v1/gpt4o-image/download-url``; the fresh links they hand out are signed query strings on the result
+URLs, valid :attr:`Emulator.link_seconds`. Faults don't apply to these three endpoints, nor do rate limits.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import secrets
 import socket
 import socketserver
 import threading
@@ -27,9 +33,11 @@ import attrs
 
 from kiecore.declarations import BodyLayout, Dialect, ModelSpec, WireSpec
 from kiecore.emulator import images, replies
+from kiecore.emulator.callbacks import CallbackDelivery, CallbackDispatcher
 from kiecore.emulator.faults import Fault, FaultKind, FaultPlan, parse_fault
+from kiecore.emulator.limits import Check, SlidingLimiter
 from kiecore.emulator.tasks import EmulatedTask, TaskStore, new_task_id
-from kiecore.emulator.validate import body_problems
+from kiecore.emulator.validate import body_problems, is_http_url
 from kiecore.model import Profile
 from kiecore.registry import ModelEntry, Registry
 
@@ -45,6 +53,25 @@ ASPECT_KEYS = ("aspect_ratio", "aspectRatio", "image_size", "size", "ratio", "in
 PROMPT_KEYS = ("prompt", "input_prompt")
 
 _FILE_PATH = re.compile(r"^/files/([^/]+)/([^/]+)$")
+
+CREDIT_PATH = "/api/v1/chat/credit"
+DOWNLOAD_URL_PATH = "/api/v1/common/download-url"
+GPT4O_DOWNLOAD_URL_PATH = "/api/v1/gpt4o-image/download-url"
+COMMON_ROUTES = frozenset({("GET", CREDIT_PATH), ("POST", DOWNLOAD_URL_PATH), ("POST", GPT4O_DOWNLOAD_URL_PATH)})
+
+#: How long a link from either download-url endpoint stays valid, in seconds (20 min, as live).
+LINK_SECONDS = 1200.0
+
+#: The S3-style 403 body of an expired (or badly signed) file URL.
+EXPIRED_XML = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+)
+BAD_SIGNATURE_XML = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b"<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the"
+    b" signature you provided.</Message></Error>"
+)
 
 
 @attrs.frozen
@@ -68,6 +95,15 @@ class _Reply:
     headers: tuple[tuple[str, str], ...] = ()
     drop: bool = False
     delay: float = 0.0
+
+
+@attrs.frozen
+class _Link:
+    """A fresh download link: the file it opens and when it stops working (``time.time()``)."""
+
+    task_id: str
+    name: str
+    expires: float
 
 
 @attrs.frozen
@@ -96,6 +132,14 @@ class Emulator:
     ``api_key`` set only that key is accepted, else any non-empty one. ``retry_after`` is the Retry-After of
     a ``rate_limit`` fault (option ``retry_after`` overrides it per fault). ``file_host`` defaults to
     127.0.0.2 when the API host is loopback and it can be bound, else the API host (on another port).
+
+    A task created with a callback URL is POSTed its callback body once it finishes (loopback receivers
+    only; see :mod:`kiecore.emulator.callbacks`), signed when ``webhook_hmac_key`` is set; deliveries are
+    recorded in :attr:`callbacks`. With ``enforce_limits`` (settable any time) the live rate limits answer
+    HTTP 429: ``create_limit`` creates per API key, ``status_limit`` status queries per API key and
+    ``gpt4o_task_status_limit`` 4o record-info queries per task, each ``(count, seconds)`` over a sliding
+    window. ``credits`` is the balance ``GET /api/v1/chat/credit`` starts from; each result image of a task
+    that has succeeded costs one.
     """
 
     def __init__(
@@ -108,6 +152,12 @@ class Emulator:
         task_seconds: float = 1.0,
         api_key: str | None = None,
         retry_after: float = 1.0,
+        webhook_hmac_key: str | None = None,
+        enforce_limits: bool = False,
+        create_limit: tuple[int, float] = (20, 10.0),
+        status_limit: tuple[int, float] = (10, 1.0),
+        gpt4o_task_status_limit: tuple[int, float] = (3, 1.0),
+        credits: int = 1000,
     ) -> None:
         if registry is None:
             from kiecore.loading import load_registry
@@ -117,9 +167,25 @@ class Emulator:
         self.host = host
         self.port = port
         self.file_host = file_host
-        self.task_seconds = task_seconds
+        self._task_seconds = task_seconds
         self.api_key = api_key
         self.retry_after = retry_after
+        self.webhook_hmac_key = webhook_hmac_key
+        self.enforce_limits = enforce_limits
+        self.create_limit = create_limit
+        self.status_limit = status_limit
+        self.gpt4o_task_status_limit = gpt4o_task_status_limit
+        self.link_seconds = LINK_SECONDS
+        self._initial_credits = credits
+        self._credits_start = credits
+        self._limiter = SlidingLimiter()
+        self._links_lock = threading.Lock()
+        self._links: dict[str, _Link] = {}
+        self._callbacks = CallbackDispatcher(
+            task_seconds=lambda: self.task_seconds,
+            body_for=lambda task: replies.callback_body(task, self.task_seconds, self.credits),
+            hmac_key=lambda: self.webhook_hmac_key,
+        )
         self.faults = FaultPlan()
         self._tasks = TaskStore()
         self._images = images.ImageCache()
@@ -137,6 +203,7 @@ class Emulator:
         with self._lifecycle:
             if self._servers:
                 return self
+            self._callbacks.open()
             api = _Server((self.host, self.port), self, "api")
             try:
                 files = self._bind_file_server()
@@ -165,7 +232,9 @@ class Emulator:
         return _Server((self.host, 0), self, "files")
 
     def stop(self) -> None:
-        """Stop both servers and close their open connections (safe to call twice)."""
+        """Stop both servers, close their open connections and cancel every pending callback (safe to call
+        twice; a callback already being delivered still finishes)."""
+        self._callbacks.close()
         with self._lifecycle:
             servers, self._servers = self._servers, []
             threads, self._threads = self._threads, []
@@ -206,6 +275,48 @@ class Emulator:
 
     # -- state ---------------------------------------------------------------------------------------
 
+    @property
+    def task_seconds(self) -> float:
+        """How long a task runs, in seconds (setting it moves running tasks and their callback timers)."""
+        return self._task_seconds
+
+    @task_seconds.setter
+    def task_seconds(self, seconds: float) -> None:
+        self._task_seconds = seconds
+        self._callbacks.rearm()
+
+    @property
+    def callbacks(self) -> list[CallbackDelivery]:
+        """A snapshot of every callback delivery (or refusal), oldest first."""
+        return self._callbacks.records
+
+    def wait_for_callbacks(self, count: int = 1, timeout: float = 5.0) -> list[CallbackDelivery]:
+        """Wait until at least ``count`` callbacks are recorded (at most ``timeout`` seconds); the snapshot."""
+        return self._callbacks.wait(count, timeout)
+
+    @property
+    def pending_callbacks(self) -> int:
+        """How many created tasks still wait for their callback."""
+        return self._callbacks.pending
+
+    @property
+    def limit_violations(self) -> int:
+        """How many requests the enforced rate limits refused (HTTP 429) since the last :meth:`reset`."""
+        return self._limiter.violations
+
+    @property
+    def credits(self) -> int:
+        """The remaining credits: the starting balance less one per result image of each succeeded task."""
+        return max(0, self._credits_start - self._credits_spent())
+
+    @credits.setter
+    def credits(self, value: int) -> None:
+        self._credits_start = value + self._credits_spent()
+
+    def _credits_spent(self) -> int:
+        seconds = self.task_seconds
+        return sum(len(task.urls) for task in self._tasks.snapshot().values() if task.succeeded(seconds))
+
     def inject(self, kind: FaultKind | str, *, on: str = "any", times: int = 1, **options: Any) -> Fault:
         """Add a fault (see :class:`~kiecore.emulator.faults.FaultKind`) and return it."""
         return self.faults.add(kind, on=on, times=times, **options)
@@ -222,10 +333,16 @@ class Emulator:
         return self._tasks.snapshot()
 
     def reset(self) -> None:
-        """Forget every task, fault and recorded request."""
+        """Forget every task, fault, recorded request, callback (pending ones are cancelled), download link and
+        rate-limit window; zero :attr:`limit_violations` and restore the starting credits."""
+        self._callbacks.clear()
         self._tasks.clear()
         self._images.clear()
         self.faults.clear()
+        self._limiter.clear()
+        with self._links_lock:
+            self._links.clear()
+        self._credits_start = self._initial_credits
         with self._log_lock:
             self._log.clear()
 
@@ -238,13 +355,17 @@ class Emulator:
         lowered = {name.lower(): value for name, value in headers.items()}
         try:
             if role == "files":
-                return self._respond_file(method, parts.path)
+                return self._respond_file(method, parts.path, parts.query)
             return self._respond_api(method, parts.path, parts.query, lowered, body)
         except Exception as error:  # an emulator bug: say so instead of dropping the connection
             return _envelope(500, f"Server Error - emulator: {type(error).__name__}: {error}", status=500)
 
     def _respond_api(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes) -> _Reply:
         profile = Profile.REFERENCE if "x-api-key" in headers else Profile.LIVE
+        if (method, path) in COMMON_ROUTES:
+            if not self._authorised(profile, headers):
+                return _envelope(401, "You do not have access permissions")
+            return self._common(path, body)
         routes = self._routes.get((method, path, profile))
         if not routes:
             return _not_found()
@@ -256,6 +377,11 @@ class Emulator:
             return attrs.evolve(self._fault_reply(fault, key), delay=delay)
         if not self._authorised(profile, headers):
             reply = _envelope(401, "You do not have access permissions", key=key)
+        elif self.enforce_limits and not self._limiter.admit(
+            self._limit_checks(method, query, routes, self._api_key(profile, headers))
+        ):
+            reply = _envelope(429, "Rate limit exceeded", key=key, status=429)
+            reply = attrs.evolve(reply, headers=(("Retry-After", "1"),))
         elif method == "POST":
             reply = self._create(routes, profile, path, body, key)
         else:
@@ -281,15 +407,29 @@ class Emulator:
             return _envelope(402, "Credits insufficient", key=key)
         return _Reply(0, drop=True)  # drop (and drop_after_create where nothing can be created)
 
-    def _authorised(self, profile: Profile, headers: Mapping[str, str]) -> bool:
+    def _api_key(self, profile: Profile, headers: Mapping[str, str]) -> str:
+        """The key a request carries in its profile's header (``""``: none)."""
         if profile is Profile.REFERENCE:
             key = headers.get("x-api-key", "")
         else:
             scheme, _, key = headers.get("authorization", "").strip().partition(" ")
             if scheme.lower() != "bearer":
                 key = ""
-        key = key.strip()
+        return key.strip()
+
+    def _authorised(self, profile: Profile, headers: Mapping[str, str]) -> bool:
+        key = self._api_key(profile, headers)
         return bool(key) and (self.api_key is None or key == self.api_key)
+
+    def _limit_checks(self, method: str, query: str, routes: list[_Route], api_key: str) -> list[Check]:
+        """The rate-limit windows a request to a model route counts in."""
+        if method == "POST":
+            return [("create", api_key, self.create_limit)]
+        checks: list[Check] = [("status", api_key, self.status_limit)]
+        task_id = (parse_qs(query).get("taskId") or [""])[0].strip()
+        if task_id and any(Dialect.GPT4O in (r.wire.dialect, r.entry.spec.live.dialect) for r in routes):
+            checks.append(("gpt4o-task", task_id, self.gpt4o_task_status_limit))
+        return checks
 
     def _create(self, routes: list[_Route], profile: Profile, path: str, body: bytes, key: str) -> _Reply:
         try:
@@ -342,6 +482,7 @@ class Emulator:
             files[f"origin.{ext}"] = 0
             origin = f"{base}/origin.{ext}"
         prompt = next((params[k] for k in PROMPT_KEYS if isinstance(params.get(k), str)), "")
+        callback = body.get(wire.callback_field) if wire.callback_field is not None else None
         task = EmulatedTask(
             id=task_id,
             model=spec.id,
@@ -356,16 +497,26 @@ class Emulator:
             size=images.size_for(_word(wire, params, ASPECT_KEYS)),
             pillow_format=pillow_format,
             origin_url=origin,
+            live_dialect=spec.live.dialect,
+            callback_url=callback if is_http_url(callback) else None,
         )
         failure = self.faults.take_for_task(FaultKind.FAIL_TASK)
         if failure is not None:
             task.failed = True
             task.fail_message = str(failure.options.get("message", "Internal server error"))
+            code = failure.options.get("code")
+            task.fail_code = int(code) if code is not None else None
         invisible = self.faults.take_for_task(FaultKind.INVISIBLE)
         if invisible is not None:
             task.invisible_left = invisible.times
             task.invisible_fault = invisible
+        expire = self.faults.take_for_task(FaultKind.EXPIRE)
+        if expire is not None:
+            task.expired = True
+            task.expire_fault = expire
         self._tasks.add(task)
+        if task.callback_url is not None:
+            self._callbacks.schedule(task)
         return task
 
     def _status(self, path: str, query: str, key: str) -> _Reply:
@@ -380,22 +531,102 @@ class Emulator:
             if task.invisible_fault is not None:
                 self.faults.note_fired(task.invisible_fault)
             return _envelope(422, "recordInfo is null", key=task_key)
-        return _json(200, replies.status_reply(task, self.task_seconds))
+        reply = _json(200, replies.status_reply(task, self.task_seconds))
+        self._callbacks.poke(task)  # a finished task's callback goes out now if its timer is still waiting
+        return reply
 
-    def _respond_file(self, method: str, path: str) -> _Reply:
+    # -- common endpoints ----------------------------------------------------------------------------
+
+    def _common(self, path: str, body: bytes) -> _Reply:
+        if path == CREDIT_PATH:
+            return _json(200, replies.envelope(200, "success", self.credits))
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return _envelope(422, "Request body is not valid JSON")
+        if not isinstance(data, dict):
+            return _envelope(422, "body: must be a JSON object")
+        url = data.get("url")
+        if path == GPT4O_DOWNLOAD_URL_PATH:
+            return self._gpt4o_download_url(data.get("taskId"), url)
+        if not isinstance(url, str) or not url.strip():
+            return _envelope(422, "url: is required")
+        found = self._issued_file(url)
+        if found is None:
+            return _envelope(422, "url: not a file generated by Kie")
+        task, name = found
+        expires = time.time() + self.link_seconds
+        token = self._mint_link(task, name, expires, 16)
+        link = f"{self.files_url}/files/{task.id}/{name}?Expires={int(expires)}&Signature={token}"
+        return _json(200, replies.envelope(200, "success", link))
+
+    def _gpt4o_download_url(self, task_id: Any, url: Any) -> _Reply:
+        if not isinstance(task_id, str) or not task_id.strip():
+            return _envelope(422, "taskId: is required")
+        task = self._tasks.get(task_id.strip())
+        if task is None or task.callback_dialect is not Dialect.GPT4O:
+            return _envelope(422, "record is null")
+        if not task.succeeded(self.task_seconds):
+            return _envelope(422, "record status is not success")
+        if not isinstance(url, str) or not url.strip():
+            return _envelope(422, "url: is required")
+        found = self._issued_file(url)
+        if found is None or found[0] is not task:
+            return _envelope(422, "url: not a result of this record")
+        name = found[1]
+        token = self._mint_link(task, name, time.time() + self.link_seconds, 32)
+        expires = int(self.link_seconds)
+        link = f"{self.files_url}/files/{task.id}/{name}?X-Amz-Expires={expires}&X-Amz-Signature={token}"
+        return _json(200, replies.envelope(200, "success", link))
+
+    def _issued_file(self, url: str) -> tuple[EmulatedTask, str] | None:
+        """The succeeded task and file name a result URL (or fresh link) of this emulator names, else ``None``."""
+        parts, files = urlsplit(url.strip()), urlsplit(self.files_url)
+        try:
+            same_host = (parts.scheme, parts.hostname, parts.port) == (files.scheme, files.hostname, files.port)
+        except ValueError:  # a bad port
+            return None
+        match = _FILE_PATH.match(parts.path)
+        task = self._tasks.get(match.group(1)) if same_host and match else None
+        if match is None or task is None or match.group(2) not in task.files:
+            return None
+        return (task, match.group(2)) if task.succeeded(self.task_seconds) else None
+
+    def _mint_link(self, task: EmulatedTask, name: str, expires: float, size: int) -> str:
+        token = secrets.token_hex(size)
+        with self._links_lock:
+            self._links[token] = _Link(task.id, name, expires)
+        return token
+
+    def _respond_file(self, method: str, path: str, query: str) -> _Reply:
         fault = self.faults.take("download")
         delay = self.faults.take_delay("download")
         if fault is not None:
             return attrs.evolve(self._fault_reply(fault, "msg"), delay=delay)
-        return attrs.evolve(self._file(method, path), delay=delay)
+        return attrs.evolve(self._file(method, path, query), delay=delay)
 
-    def _file(self, method: str, path: str) -> _Reply:
+    def _file(self, method: str, path: str, query: str) -> _Reply:
         match = _FILE_PATH.match(path)
         task = self._tasks.get(match.group(1)) if match and method == "GET" else None
-        if match is None or task is None or not task.succeeded(self.task_seconds):
+        if match is None or task is None:
             return _Reply(404, b"Not Found", content_type="text/plain")
         index = task.files.get(match.group(2))
         if index is None:
+            return _Reply(404, b"Not Found", content_type="text/plain")
+        fields = parse_qs(query)
+        signed = fields.get("X-Amz-Signature") or fields.get("Signature")
+        if signed:  # a fresh link: it must be one we handed out for this very file, and not stale
+            with self._links_lock:
+                link = self._links.get(signed[0])
+            if link is None or (link.task_id, link.name) != (task.id, match.group(2)):
+                return _Reply(403, BAD_SIGNATURE_XML, content_type="application/xml")
+            if time.time() >= link.expires:
+                return _Reply(403, EXPIRED_XML, content_type="application/xml")
+        elif task.expired:
+            if task.expire_fault is not None:
+                self.faults.note_fired(task.expire_fault)
+            return _Reply(403, EXPIRED_XML, content_type="application/xml")
+        if not task.succeeded(self.task_seconds):
             return _Reply(404, b"Not Found", content_type="text/plain")
         data = self._images.get(
             (task.id, index), lambda: images.render(task.prompt, index, task.size, task.pillow_format)
@@ -570,13 +801,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline(65537)
 
 
-def serve(host: str, port: int, *, task_seconds: float, faults: list[str]) -> None:
+def serve(
+    host: str,
+    port: int,
+    *,
+    task_seconds: float,
+    faults: list[str],
+    enforce_limits: bool = False,
+    webhook_hmac_key: str | None = None,
+) -> None:
     """Run an emulator in the foreground until Ctrl-C (what ``kie emulator`` does).
 
     ``faults`` are ``KIND[:ON[:TIMES]]`` strings, e.g. ``rate_limit:submit:2``; a bad one raises
-    ``ValueError`` before anything is bound.
+    ``ValueError`` before anything is bound. ``enforce_limits`` and ``webhook_hmac_key`` are passed on to
+    :class:`Emulator`.
     """
-    emulator = Emulator(host=host, port=port, task_seconds=task_seconds)
+    emulator = Emulator(
+        host=host,
+        port=port,
+        task_seconds=task_seconds,
+        enforce_limits=enforce_limits,
+        webhook_hmac_key=webhook_hmac_key,
+    )
     for text in faults:
         kind, on, times = parse_fault(text)
         emulator.inject(kind, on=on, times=times)

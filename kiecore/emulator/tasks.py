@@ -26,7 +26,9 @@ class EmulatedTask:
     ``model`` is the model id, ``body`` the create body as received, ``created`` the wall-clock creation time
     (``time.time()``). ``urls`` are the result URLs on the file host (set at creation; served once the task
     has succeeded). ``files`` maps each served file name (``0.png``; Flux also ``origin.jpeg``) to the index
-    of the image drawn for it.
+    of the image drawn for it. ``live_dialect`` is the dialect of the model's live profile (what shapes its
+    callbacks, even for a task created in the reference profile); ``callback_url`` the create body's callback
+    field, if any. ``expired`` tasks (an ``expire`` fault) answer 403 on their original result URLs.
     """
 
     id: str
@@ -42,8 +44,13 @@ class EmulatedTask:
     size: tuple[int, int]
     pillow_format: str
     origin_url: str | None = None
+    live_dialect: Dialect | None = None
+    callback_url: str | None = None
     failed: bool = False
     fail_message: str = ""
+    fail_code: int | None = None  # None: the dialect's usual code (replies.FAIL_CODES)
+    expired: bool = False
+    expire_fault: Fault | None = attrs.field(default=None, repr=False)
     invisible_left: int = 0
     invisible_fault: Fault | None = attrs.field(default=None, repr=False)
     status_queries: int = 0
@@ -51,6 +58,16 @@ class EmulatedTask:
     @property
     def dialect(self) -> Dialect:
         return self.wire.dialect
+
+    @property
+    def callback_dialect(self) -> Dialect:
+        """The dialect whose callback shape this task's callbacks take (its model's live dialect)."""
+        return self.live_dialect or self.wire.dialect
+
+    def file_names(self) -> dict[str, str]:
+        """Each result URL (``urls``, then Flux's ``origin_url``) to its file name."""
+        named = [*self.urls, *([self.origin_url] if self.origin_url else [])]
+        return {url: url.rsplit("/", 1)[-1] for url in named}
 
     def fraction(self, task_seconds: float, now: float | None = None) -> float:
         """How far along the task is, 0..1 (1: finished)."""

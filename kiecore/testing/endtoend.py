@@ -50,9 +50,16 @@ def _example_value(spec: ParamSpec) -> Any:
 
 
 def emulator_client(base_url: str, registry: Registry, profile: Profile = Profile.LIVE) -> Client:
-    """A client bound to an emulator, polling and retrying at emulator speed."""
+    """A client bound to an emulator, polling and retrying at emulator speed, without client-side rate limits
+    (their own tests cover them; here they would only slow a test suite down)."""
     return Client(
-        api_key="test-key", base_url=base_url, profile=profile, registry=registry, poll_interval=0.05, retry=FAST_RETRY
+        api_key="test-key",
+        base_url=base_url,
+        profile=profile,
+        registry=registry,
+        poll_interval=0.05,
+        retry=FAST_RETRY,
+        rate_limits=None,
     )
 
 

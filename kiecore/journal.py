@@ -1,0 +1,410 @@
+"""A durable record of every task, so that a crash never loses a paid task and nothing is ever submitted twice.
+
+Every create request gets an entry, written *before* the request is sent; each later fact about it is committed
+(WAL, ``synchronous=FULL``) before the method returns, so it survives kill -9. One entry's life::
+
+    begin_submit ─► submitting ─┬─► submitted ─┬─► succeeded ─► downloaded
+                                │       ▲      └─► failed
+                                ├─► uncertain ─┘   (only once someone finds the task id)
+                                └─► refused
+    abandon(): submitting | uncertain | submitted | succeeded ─► abandoned
+
+Repeating a call with the same facts is a no-op; any other move raises ``ValueError``. ``abandoned`` is sticky:
+later ``submitted``/``observed`` calls (a process racing the user's abandon) record their facts but keep it
+abandoned, and ``downloaded`` still records the files. Unknown entry ids raise ``KeyError``; a journal that
+cannot be opened or written raises :class:`JournalError`. The journal never sees the API key or any header.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from kiecore.errors import KieError
+from kiecore.model import GenerationRequest, Profile, TaskHandle, TaskState, TaskStatus
+from kiecore.serialization import from_json, to_json
+
+SCHEMA_VERSION = 1
+#: A ``submitting`` row older than this (seconds) is reported as uncertain even if its process still lives.
+STALE_SUBMIT_SECONDS = 600.0
+BUSY_TIMEOUT_SECONDS = 10.0
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS tasks (
+        id INTEGER PRIMARY KEY, model TEXT NOT NULL, profile TEXT NOT NULL, base_url TEXT NOT NULL,
+        request TEXT NOT NULL, output_dir TEXT, task_id TEXT, state TEXT NOT NULL,
+        urls TEXT NOT NULL DEFAULT '[]', files TEXT NOT NULL DEFAULT '[]', fail_code TEXT, fail_message TEXT,
+        error TEXT, submitted_at REAL, created_at REAL NOT NULL, updated_at REAL NOT NULL, pid INTEGER)""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS tasks_task_id ON tasks (base_url, task_id) WHERE task_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state)",
+)
+
+
+class JournalError(KieError):
+    """The journal could not be opened, read or written (permissions, a locked or corrupt file, a newer schema)."""
+
+
+class JournalState(enum.StrEnum):
+    """Where an entry stands; see the module docstring for the moves between states."""
+
+    SUBMITTING = "submitting"  # written before the create request is sent
+    UNCERTAIN = "uncertain"  # the create was sent, its answer lost: the task may exist; never resubmitted
+    REFUSED = "refused"  # the service refused the create: nothing was created
+    SUBMITTED = "submitted"  # task id known, not finished
+    SUCCEEDED = "succeeded"  # result URLs known, not all downloaded
+    FAILED = "failed"  # the task failed at Kie
+    DOWNLOADED = "downloaded"  # done
+    ABANDONED = "abandoned"  # the user gave up on it explicitly
+
+
+_S = JournalState
+
+
+@attrs.frozen(kw_only=True)
+class JournalEntry:
+    """One journal row. ``pid`` is the process that last wrote it (for ``submitting`` rows: the submitter)."""
+
+    id: int
+    model: str
+    profile: Profile
+    base_url: str
+    request: GenerationRequest
+    output_dir: str | None
+    task_id: str | None
+    state: JournalState
+    urls: tuple[str, ...]
+    files: tuple[str, ...]
+    fail_code: str | None
+    fail_message: str | None
+    error: str | None
+    submitted_at: float | None
+    created_at: float
+    updated_at: float
+    pid: int | None = None
+
+    @property
+    def handle(self) -> TaskHandle | None:
+        """The task's handle for ``Client.status``/``wait``/``download``; ``None`` until the task id is known."""
+        if self.task_id is None:
+            return None
+        submitted_at = self.submitted_at if self.submitted_at is not None else self.created_at
+        return TaskHandle(model=self.model, task_id=self.task_id, profile=self.profile, submitted_at=submitted_at)
+
+
+def default_path() -> Path:
+    """``$KIECORE_JOURNAL``, else ``kiecore/journal.sqlite3`` in the user data directory of this platform."""
+    configured = os.environ.get("KIECORE_JOURNAL")
+    if configured:
+        return Path(configured).expanduser()
+    platform = str(sys.platform)
+    if platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME")
+        base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "kiecore" / "journal.sqlite3"
+
+
+def process_alive(pid: int) -> bool | None:
+    """Whether process ``pid`` runs: ``os.kill(pid, 0)`` on POSIX (any error: dead); ``None`` if unknowable."""
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    if os.name != "posix":
+        return None  # os.kill would terminate the process on Windows
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _create_file(path: Path) -> None:
+    missing = [parent for parent in path.parents if not parent.exists()]
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+
+
+def _first_line(error: str) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+class Journal:
+    """The task journal at ``path`` (default :func:`default_path`), created on first use.
+
+    Safe to share between threads (one connection behind a lock) and between processes (SQLite locking,
+    waiting up to 10 s for a lock). Each write is one ``BEGIN IMMEDIATE`` transaction, committed before it returns.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        try:
+            _create_file(self.path)
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            with self._write() as db:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise JournalError(f"the task journal {self.path} was written by a newer kiecore")
+                if version < SCHEMA_VERSION:
+                    for statement in _SCHEMA:
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error, JournalError) as error:
+            self.close()
+            if isinstance(error, JournalError):
+                raise
+            raise JournalError(f"cannot open the task journal {self.path}: {error}") from error
+
+    def close(self) -> None:
+        """Close the connection; further calls raise :class:`JournalError`. Safe to call twice."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._db is None:
+                raise JournalError(f"the task journal {self.path} is closed")
+            try:
+                yield self._db
+            except sqlite3.Error as error:
+                raise JournalError(f"task journal {self.path}: {error}") from error
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def begin_submit(
+        self, *, model: str, profile: Profile, base_url: str, request: GenerationRequest, output_dir: str | None
+    ) -> int:
+        """Record a create request about to be sent (state ``submitting``); returns the new entry's id.
+
+        Call it before sending; if it raises, send nothing. ``base_url`` is stored without a trailing slash.
+        """
+        now = time.time()
+        row = (model, Profile(profile).value, base_url.rstrip("/"), json.dumps(to_json(request)), output_dir)
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO tasks (model, profile, base_url, request, output_dir, state, created_at, updated_at,"
+                " pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, _S.SUBMITTING.value, now, now, os.getpid()),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def submitted(self, entry_id: int, handle: TaskHandle) -> None:
+        """The task id is known (``submitting``/``uncertain`` -> ``submitted``). Call it before waiting.
+
+        Takes model, profile and ``submitted_at`` from the handle. A task id recorded under another entry for
+        the same base URL raises ``ValueError``: that would be a duplicate.
+        """
+
+        def decide(db: sqlite3.Connection, state: JournalState, task_id: str | None) -> dict[str, Any]:
+            base_url = db.execute("SELECT base_url FROM tasks WHERE id = ?", (entry_id,)).fetchone()[0]
+            other = db.execute(
+                "SELECT id FROM tasks WHERE base_url = ? AND task_id = ? AND id != ?",
+                (base_url, handle.task_id, entry_id),
+            ).fetchone()
+            if other is not None:
+                raise ValueError(f"task {handle.task_id} is already journal entry {other[0]}: a duplicate")
+            if task_id not in (None, handle.task_id):
+                raise ValueError(f"journal entry {entry_id} is task {task_id}, not {handle.task_id}")
+            facts: dict[str, Any] = {"task_id": handle.task_id, "model": handle.model}
+            facts.update(profile=Profile(handle.profile).value, submitted_at=handle.submitted_at)
+            if state in (_S.SUBMITTING, _S.UNCERTAIN):
+                return {**facts, "state": _S.SUBMITTED.value}
+            if state is _S.ABANDONED or (state is _S.SUBMITTED and task_id == handle.task_id):
+                return facts
+            raise ValueError(f"journal entry {entry_id} is {state}: it cannot become submitted")
+
+        self._change(entry_id, decide)
+
+    def uncertain(self, entry_id: int, error: str) -> None:
+        """The create was sent but its answer was lost (``submitting`` -> ``uncertain``). Never resubmit it."""
+        self._change(
+            entry_id, self._from(entry_id, {_S.SUBMITTING, _S.UNCERTAIN}, _S.UNCERTAIN, error=_first_line(error))
+        )
+
+    def refused(self, entry_id: int, error: str) -> None:
+        """The service refused the create, so no task exists (``submitting`` -> ``refused``)."""
+        self._change(entry_id, self._from(entry_id, {_S.SUBMITTING, _S.REFUSED}, _S.REFUSED, error=_first_line(error)))
+
+    def observed(self, entry_id: int, status: TaskStatus) -> None:
+        """Record a status: SUCCEEDED -> ``succeeded`` with its URLs (fresh URLs replace older ones), FAILED ->
+        ``failed`` with Kie's code and message; other states only touch ``updated_at``. Needs a task id."""
+
+        def decide(_db: sqlite3.Connection, state: JournalState, task_id: str | None) -> dict[str, Any]:
+            if task_id is None:
+                raise ValueError(f"journal entry {entry_id} has no task id to observe")
+            if status.state is TaskState.SUCCEEDED:
+                if state in (_S.SUBMITTED, _S.SUCCEEDED, _S.ABANDONED):
+                    new = _S.ABANDONED if state is _S.ABANDONED else _S.SUCCEEDED
+                    return {"state": new.value, "urls": json.dumps(list(status.urls))}
+                if state is _S.DOWNLOADED:
+                    return {}
+            elif status.state is TaskState.FAILED:
+                if state in (_S.SUBMITTED, _S.FAILED, _S.ABANDONED):
+                    new = _S.ABANDONED if state is _S.ABANDONED else _S.FAILED
+                    return {"state": new.value, "fail_code": status.fail_code, "fail_message": status.fail_message}
+            else:
+                return {}
+            raise ValueError(f"journal entry {entry_id} is {state}: it cannot have {status.state}")
+
+        self._change(entry_id, decide)
+
+    def downloaded(self, entry_id: int, files: Sequence[Path]) -> None:
+        """Every result is saved (``succeeded`` -> ``downloaded``); a repeat call replaces the recorded files."""
+        paths = json.dumps([str(file) for file in files])
+        self._change(
+            entry_id, self._from(entry_id, {_S.SUCCEEDED, _S.DOWNLOADED, _S.ABANDONED}, _S.DOWNLOADED, files=paths)
+        )
+
+    def abandon(self, entry_id: int) -> None:
+        """The user gives up on an unfinished entry: it leaves ``resumable()`` and ``attention()`` for good."""
+        unfinished = {_S.SUBMITTING, _S.UNCERTAIN, _S.SUBMITTED, _S.SUCCEEDED, _S.ABANDONED}
+        self._change(entry_id, self._from(entry_id, unfinished, _S.ABANDONED))
+
+    def note_error(self, entry_id: int, error: str) -> None:
+        """Record the last error (e.g. a timeout while waiting), first line only; the state is unchanged."""
+        self._change(entry_id, lambda _db, _state, _task_id: {"error": _first_line(error)})
+
+    @staticmethod
+    def _from(
+        entry_id: int, allowed: Collection[JournalState], target: JournalState, **values: Any
+    ) -> Callable[[sqlite3.Connection, JournalState, str | None], dict[str, Any]]:
+        def decide(_db: sqlite3.Connection, state: JournalState, task_id: str | None) -> dict[str, Any]:
+            if state not in allowed or (target is _S.DOWNLOADED and task_id is None):
+                raise ValueError(f"journal entry {entry_id} is {state}: it cannot become {target}")
+            return {**values, "state": target.value}
+
+        return decide
+
+    def _change(
+        self, entry_id: int, decide: Callable[[sqlite3.Connection, JournalState, str | None], dict[str, Any]]
+    ) -> None:
+        with self._write() as db:
+            row = db.execute("SELECT state, task_id FROM tasks WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no journal entry {entry_id}")
+            values = {**decide(db, JournalState(row["state"]), row["task_id"])}
+            values.update(updated_at=time.time(), pid=os.getpid())
+            assignments = ", ".join(f"{column} = ?" for column in values)
+            db.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", (*values.values(), entry_id))
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def get(self, entry_id: int) -> JournalEntry:
+        """The entry ``entry_id``, as stored; ``KeyError`` if there is none."""
+        found = self._select("WHERE id = ?", (entry_id,))
+        if not found:
+            raise KeyError(f"no journal entry {entry_id}")
+        return found[0]
+
+    def find(self, base_url: str, task_id: str) -> JournalEntry | None:
+        """The entry of task ``task_id`` at ``base_url`` (trailing slash ignored), if journaled."""
+        found = self._select("WHERE base_url = ? AND task_id = ?", (base_url.rstrip("/"), task_id))
+        return found[0] if found else None
+
+    def entries(
+        self, *, states: Collection[JournalState] | None = None, limit: int | None = None
+    ) -> list[JournalEntry]:
+        """Entries newest first, with their stored states, optionally only those in ``states``, at most ``limit``."""
+        clause, params = "", []
+        if states is not None:
+            params = [JournalState(state).value for state in states]
+            clause = f"WHERE state IN ({', '.join('?' * len(params))})"
+        return self._select(clause + " ORDER BY id DESC" + ("" if limit is None else f" LIMIT {int(limit)}"), params)
+
+    def resumable(self) -> list[JournalEntry]:
+        """What ``kie resume`` finishes, oldest first: ``submitted`` (wait, download) and ``succeeded`` (download).
+
+        An entry whose ``pid`` is another live process may be in progress there right now.
+        """
+        return self._select("WHERE state IN (?, ?) ORDER BY id", (_S.SUBMITTED.value, _S.SUCCEEDED.value))
+
+    def attention(self) -> list[JournalEntry]:
+        """Entries a person must check in their Kie task list, newest first: ``uncertain`` ones, and ``submitting``
+        ones whose process died or that are older than :data:`STALE_SUBMIT_SECONDS` -- reported as ``uncertain``
+        (the stored row is not changed). Submits in progress in a live process are left out."""
+        found = []
+        now = time.time()
+        for entry in self._select("WHERE state IN (?, ?) ORDER BY id DESC", (_S.UNCERTAIN.value, _S.SUBMITTING.value)):
+            if entry.state is _S.SUBMITTING:
+                dead = entry.pid is None or process_alive(entry.pid) is False
+                if not dead and now - entry.created_at <= STALE_SUBMIT_SECONDS:
+                    continue
+                why = f"process {entry.pid} died" if dead else "it never finished"
+                error = entry.error or f"interrupted while submitting ({why}): the task may exist"
+                entry = attrs.evolve(entry, state=_S.UNCERTAIN, error=error)
+            found.append(entry)
+        return found
+
+    def _select(self, clause: str, params: Sequence[Any]) -> list[JournalEntry]:
+        with self._connection() as db:
+            rows = db.execute(f"SELECT * FROM tasks {clause}", tuple(params)).fetchall()
+        return [_entry(row) for row in rows]
+
+
+def _entry(row: sqlite3.Row) -> JournalEntry:
+    return JournalEntry(
+        id=row["id"],
+        model=row["model"],
+        profile=Profile(row["profile"]),
+        base_url=row["base_url"],
+        request=from_json(GenerationRequest, json.loads(row["request"])),
+        output_dir=row["output_dir"],
+        task_id=row["task_id"],
+        state=JournalState(row["state"]),
+        urls=tuple(json.loads(row["urls"])),
+        files=tuple(json.loads(row["files"])),
+        fail_code=row["fail_code"],
+        fail_message=row["fail_message"],
+        error=row["error"],
+        submitted_at=row["submitted_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        pid=row["pid"],
+    )
