@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PLUGINS := $(sort $(wildcard plugins/*))
 WHEELS := build/wheels
 
-.PHONY: demo test lint typecheck unit isolation wheels bench clean
+.PHONY: demo test lint typecheck unit isolation wheels bench chaos clean
 
 $(VENV)/.installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ wheels: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
+
+# The fault-injection figures in docs/reliability.md (a few minutes).
+chaos: $(VENV)/.installed
+	$(BIN)/python bench/chaos.py 20 20
 
 clean:
 	rm -rf $(VENV) out build .tox .mypy_cache .ruff_cache .hypothesis

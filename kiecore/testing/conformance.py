@@ -15,14 +15,18 @@ nothing else; and a whole generation against the emulator yields image files.
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 from typing import Any, ClassVar
 
+import importlib_metadata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiecore.declarations import ModelSpec
 from kiecore.errors import ParseError
+from kiecore.loading import ENTRY_POINT_GROUP
 from kiecore.model import Profile, TaskState, TaskStatus
 from kiecore.registry import ModelEntry, Registry
 from kiecore.testing import strategies
@@ -63,6 +67,21 @@ class PluginConformance:
         registry = self.registry()
         assert registry.models(), "the plugin registers no model"
         assert not registry.conflicts, f"names claimed twice: {registry.conflicts}"
+
+    def test_an_installed_plugin_is_found_through_its_entry_point(self) -> None:
+        """When the plugin's package is installed, a ``kiecore.plugins`` entry point of its distribution loads
+        this very object (a plugin run from a source tree without installing has no metadata to check)."""
+        distributions = _distributions_defining(self.plugin)
+        if not distributions:
+            return
+        points = [
+            point
+            for point in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP)
+            if point.dist is not None and point.dist.name in distributions
+        ]
+        assert any(point.load() is self.plugin for point in points), (
+            f"no {ENTRY_POINT_GROUP} entry point of {', '.join(sorted(distributions))} loads this plugin"
+        )
 
     def test_declarations_are_consistent(self) -> None:
         for entry, profile in self.cases():
@@ -139,6 +158,20 @@ class PluginConformance:
 
         files = generate_with_each_model(self.registry(), tmp_path)
         assert files, "no model produced a file"
+
+
+def _distributions_defining(plugin: object) -> set[str]:
+    """The installed distributions whose modules hold ``plugin`` as a module attribute."""
+    if isinstance(plugin, types.ModuleType):
+        modules = [plugin.__name__]
+    else:
+        modules = [
+            name
+            for name, module in list(sys.modules.items())
+            if module is not None and any(value is plugin for value in list(vars(module).values()))
+        ]
+    packages = importlib_metadata.packages_distributions()
+    return {dist for name in modules for dist in packages.get(name.split(".")[0], [])}
 
 
 def check_declaration(model: ModelSpec, profile: Profile) -> None:

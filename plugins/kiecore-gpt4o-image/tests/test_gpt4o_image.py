@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kiecore_gpt4o_image import plugin
 
-from kiecore.errors import InvalidParameterError
-from kiecore.model import GenerationRequest, Profile, TaskState
+from kiecore.model import Profile, TaskState
 from kiecore.registry import ModelEntry, Registry
 from kiecore.testing.conformance import PluginConformance
-from kiecore.validation import resolve_params
+from kiecore.testing.mapping import create_request as create
+from kiecore.testing.mapping import refusal as refused
 from kiecore.wire import build_status_request
 
 HERE = Path(__file__).parent
@@ -41,33 +39,11 @@ def entry(registry: Registry) -> ModelEntry:
     return registry.resolve("gpt4o-image")
 
 
-def create(registry: Registry, entry: ModelEntry, profile: Profile, **fields: Any) -> tuple[str, dict[str, Any]]:
-    request = GenerationRequest(**fields)
-    params = resolve_params(entry.spec, profile, request)
-    wire_request = registry.build_request(entry, profile, params, request)
-    assert wire_request.method == "POST"
-    assert wire_request.body is not None
-    return wire_request.path, dict(wire_request.body)
-
-
-def refused(entry: ModelEntry, profile: Profile, **fields: Any) -> InvalidParameterError:
-    with pytest.raises(InvalidParameterError) as caught:
-        resolve_params(entry.spec, profile, GenerationRequest(**fields))
-    return caught.value
-
-
 def with_data(reply: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**reply, "data": {**reply["data"], **changes}}
 
 
 # -- packaging and names -------------------------------------------------------------------------------
-
-
-def test_entry_point_names_the_plugin_object() -> None:
-    project = tomllib.loads((HERE.parent / "pyproject.toml").read_text())
-    target = project["project"]["entry-points"]["kiecore.plugins"]["gpt4o-image"]
-    module_name, _, attribute = target.partition(":")
-    assert getattr(importlib.import_module(module_name), attribute) is plugin
 
 
 @pytest.mark.parametrize("name", ["gpt4o-image", "gpt-4o-image", "4o-image", "gpt4o", "GPT4o"])

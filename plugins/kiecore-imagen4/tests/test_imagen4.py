@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ from kiecore.errors import InvalidParameterError
 from kiecore.model import GenerationRequest, Profile, TaskState
 from kiecore.registry import ModelEntry, Registry
 from kiecore.testing.conformance import PluginConformance
+from kiecore.testing.mapping import create_request, refusal
 from kiecore.validation import resolve_params
 from kiecore.wire import build_status_request
 
@@ -43,13 +42,7 @@ def entry_of(registry: Registry, model_id: str) -> ModelEntry:
 
 
 def create(registry: Registry, model_id: str, profile: Profile, **fields: Any) -> tuple[str, dict[str, Any]]:
-    entry = entry_of(registry, model_id)
-    request = GenerationRequest(**fields)
-    params = resolve_params(entry.spec, profile, request)
-    wire_request = registry.build_request(entry, profile, params, request)
-    assert wire_request.method == "POST"
-    assert wire_request.body is not None
-    return wire_request.path, dict(wire_request.body)
+    return create_request(registry, entry_of(registry, model_id), profile, **fields)
 
 
 def live_input(registry: Registry, model_id: str, **fields: Any) -> dict[str, Any]:
@@ -60,20 +53,10 @@ def live_input(registry: Registry, model_id: str, **fields: Any) -> dict[str, An
 
 
 def refused(registry: Registry, model_id: str, profile: Profile, **fields: Any) -> InvalidParameterError:
-    entry = entry_of(registry, model_id)
-    with pytest.raises(InvalidParameterError) as caught:
-        resolve_params(entry.spec, profile, GenerationRequest(**fields))
-    return caught.value
+    return refusal(entry_of(registry, model_id), profile, **fields)
 
 
 # -- packaging and names -------------------------------------------------------------------------------
-
-
-def test_entry_point_names_the_plugin_object() -> None:
-    project = tomllib.loads((HERE.parent / "pyproject.toml").read_text())
-    target = project["project"]["entry-points"]["kiecore.plugins"]["imagen4"]
-    module_name, _, attribute = target.partition(":")
-    assert getattr(importlib.import_module(module_name), attribute) is plugin
 
 
 @pytest.mark.parametrize(

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kiecore_nano_banana import plugin
 
-from kiecore.errors import InvalidParameterError, ParseError
+from kiecore.errors import ParseError
 from kiecore.model import GenerationRequest, Profile, TaskState
 from kiecore.registry import ModelEntry, Registry
 from kiecore.testing.conformance import PluginConformance
+from kiecore.testing.mapping import create_request as create
+from kiecore.testing.mapping import refusal as refused
 from kiecore.validation import resolve_params
 from kiecore.wire import build_status_request
 
@@ -47,29 +47,7 @@ def edit(registry: Registry) -> ModelEntry:
     return registry.resolve("google/nano-banana-edit")
 
 
-def create(registry: Registry, entry: ModelEntry, profile: Profile, **fields: Any) -> tuple[str, dict[str, Any]]:
-    request = GenerationRequest(**fields)
-    params = resolve_params(entry.spec, profile, request)
-    wire_request = registry.build_request(entry, profile, params, request)
-    assert wire_request.method == "POST"
-    assert wire_request.body is not None
-    return wire_request.path, dict(wire_request.body)
-
-
-def refused(entry: ModelEntry, profile: Profile, **fields: Any) -> InvalidParameterError:
-    with pytest.raises(InvalidParameterError) as caught:
-        resolve_params(entry.spec, profile, GenerationRequest(**fields))
-    return caught.value
-
-
 # -- packaging and names -------------------------------------------------------------------------------
-
-
-def test_entry_point_names_the_plugin_object() -> None:
-    project = tomllib.loads((HERE.parent / "pyproject.toml").read_text())
-    target = project["project"]["entry-points"]["kiecore.plugins"]["nano-banana"]
-    module_name, _, attribute = target.partition(":")
-    assert getattr(importlib.import_module(module_name), attribute) is plugin
 
 
 @pytest.mark.parametrize(
