@@ -39,7 +39,8 @@ class FaultCase:
 
     @property
     def name(self) -> str:
-        return f"{self.kind} on {self.on}"
+        options = ", ".join(f"{key}={value}" for key, value in self.options.items() if key != "message")
+        return f"{self.kind} ({options}) on {self.on}" if options else f"{self.kind} on {self.on}"
 
 
 CASES: tuple[FaultCase, ...] = (
