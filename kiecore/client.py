@@ -384,26 +384,39 @@ class Client:
 
     def resume(
         self,
-        entry: JournalEntry,
+        task: JournalEntry | TaskHandle,
         *,
         output_dir: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
         on_status: StatusCallback | None = None,
     ) -> GenerationResult:
-        """Finish a journalled task without submitting anything: wait if it is still running, then download
-        what is missing (files already saved are kept). ``output_dir`` defaults to the one it was started with."""
-        handle = entry.handle
-        if handle is None or entry.state not in (JournalState.SUBMITTED, JournalState.SUCCEEDED):
-            raise UsageError(f"journal entry {entry.id} ({entry.state.value}) cannot be resumed")
-        if entry.state is JournalState.SUCCEEDED:
-            status = TaskStatus(state=TaskState.SUCCEEDED, urls=entry.urls)
+        """Finish a task without submitting anything: wait if it is still running, then download what is
+        missing (files already saved are kept). ``task`` is a journal entry or a stored handle (its journal
+        entry, if any, is kept up to date). ``output_dir`` defaults to the one the task was started with."""
+        if isinstance(task, TaskHandle):
+            entry = self.journal.find(self.transport.base_url, task.task_id) if self.journal is not None else None
+            if entry is None:
+                status = self.wait(task, timeout=timeout, on_status=on_status)
+                files = self._download_missing(task, status, output_dir or ".")
+                return GenerationResult(handle=task, status=status, files=files)
+            task = entry
+        handle = task.handle
+        if handle is None or task.state not in (JournalState.SUBMITTED, JournalState.SUCCEEDED):
+            raise UsageError(f"journal entry {task.id} ({task.state.value}) cannot be resumed")
+        if task.state is JournalState.SUCCEEDED:
+            status = TaskStatus(state=TaskState.SUCCEEDED, urls=task.urls)
         else:
             status = self.wait(handle, timeout=timeout, on_status=on_status)
-        directory = Path(output_dir if output_dir is not None else entry.output_dir or ".")
+        files = self._download_missing(handle, status, output_dir if output_dir is not None else task.output_dir)
+        return GenerationResult(handle=handle, status=status, files=files)
+
+    def _download_missing(
+        self, handle: TaskHandle, status: TaskStatus, output_dir: str | os.PathLike[str] | None
+    ) -> tuple[Path, ...]:
+        directory = Path(output_dir or ".")
         if directory.is_dir():
             remove_partials(directory, handle.task_id)  # left by a download that was killed
-        files = self.download(handle, status, directory, if_exists="keep")
-        return GenerationResult(handle=handle, status=status, files=files)
+        return self.download(handle, status, directory, if_exists="keep")
 
 
 def _namer(task_id: str, index: int, count: int) -> Callable[[str], str]:

@@ -19,9 +19,10 @@ from kiecore.cli import main
 from kiecore.client import Client
 from kiecore.emulator import Emulator
 from kiecore.journal import Journal, JournalState
-from kiecore.model import TaskState
+from kiecore.model import TaskHandle, TaskState
 from kiecore.ratelimit import RateLimits
 from kiecore.registry import Registry
+from kiecore.serialization import from_json, to_json
 from kiecore.testing.chaos import CASES, FaultCase, run_case, run_kill_and_resume
 from kiecore.testing.endtoend import FAST_RETRY
 from kiecore.webhooks import handle_callback
@@ -79,6 +80,21 @@ def test_a_task_left_waiting_is_resumed_from_the_journal(
     result = client.resume(entry, output_dir=tmp_path / "later")
     assert len(result.files) == 2 and result.handle == handle
     assert journal.get(entry.id).state is JournalState.DOWNLOADED
+    assert len(kie_emulator.tasks) == 1
+
+
+def test_an_embedding_tool_resumes_by_stored_handle(
+    journalled: tuple[Client, Journal], kie_emulator: Emulator, kie_registry: Registry, tmp_path: Path
+) -> None:
+    client, journal = journalled
+    stored = json.dumps(to_json(client.submit("nbp", prompt="a fox")))
+    with Client(
+        api_key=KEY, base_url=kie_emulator.base_url, registry=kie_registry, poll_interval=0.05, rate_limits=None
+    ) as plain:
+        result = plain.resume(from_json(TaskHandle, json.loads(stored)), output_dir=tmp_path / "a")
+    assert len(result.files) == 1
+    result = client.resume(from_json(TaskHandle, json.loads(stored)), output_dir=tmp_path / "b")
+    assert journal.entries()[0].state is JournalState.DOWNLOADED and len(result.files) == 1
     assert len(kie_emulator.tasks) == 1
 
 
