@@ -505,7 +505,11 @@ def test_market_body_rejections(emulator: Emulator, body: Any, message: str) -> 
         (GPT4O_CREATE, {"prompt": "x", "size": "1:1", "model": "gpt"}, "model: unknown parameter"),
         (FLUX_CREATE, {"prompt": "x", "model": "flux-kontext-ultra"}, "model: unknown model 'flux-kontext-ultra'"),
         (FLUX_CREATE, {"prompt": "x"}, "model: is required"),
-        (FLUX_CREATE, {"prompt": "x", "model": "flux-kontext-pro", "inputImage": "/a"}, "inputImage: must be an http(s) URL"),  # noqa: E501
+        (
+            FLUX_CREATE,
+            {"prompt": "x", "model": "flux-kontext-pro", "inputImage": "/a"},
+            "inputImage: must be an http(s) URL",
+        ),
         (MARKET_CREATE, {"model": "nope", "input": {"prompt": "x"}}, "model: unknown model 'nope'"),
     ],
 )  # fmt: skip

@@ -56,7 +56,10 @@ def test_allow_and_deny_lists(entry_points: list[FakeEntryPoint]) -> None:
         FakeEntryPoint("one", DeclarativePlugin(MARKET), "kiecore-one"),
         FakeEntryPoint("two", DeclarativePlugin(FLUX), "kiecore-two"),
     ]
-    ids = lambda env: [entry.spec.id for entry in loading.load_registry(env).models()]  # noqa: E731
+
+    def ids(env: dict[str, str]) -> list[str]:
+        return [entry.spec.id for entry in loading.load_registry(env).models()]
+
     assert ids({}) == ["test/flux", "test/market"]
     assert ids({"KIECORE_LOAD_PLUGINS": "two"}) == ["test/flux"]
     assert ids({"KIECORE_LOAD_PLUGINS": "kiecore-one"}) == ["test/market"]
