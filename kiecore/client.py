@@ -47,7 +47,7 @@ from kiecore.wire.request import WireRequest
 #: Body codes of a status reply that mean the task itself failed (408: no result for 10 minutes).
 _TASK_FAILURE_CODES = (408, 501)
 #: Errors while polling that say nothing about the task: keep polling until the deadline.
-_TRANSIENT = (RateLimitedError, ServerError, ServiceUnavailableError)
+_TRANSIENT = (RateLimitedError, ServerError, ServiceUnavailableError, TransportError)
 
 StatusCallback = Callable[[TaskStatus], None]
 
@@ -292,11 +292,7 @@ class Client:
         while True:
             try:
                 status = self.status(handle, deadline=deadline)
-            except _TRANSIENT:
-                status = None
-            except TransportError as error:
-                if isinstance(error, SubmitUncertainError):
-                    raise
+            except _TRANSIENT:  # a status query is never a submit, so never SubmitUncertainError
                 status = None
             if status is not None:
                 last = status

@@ -251,12 +251,10 @@ def _cases() -> list[tuple[str, str]]:
 def test_every_installed_model_generates_in_each_of_its_profiles(
     kie: Any, kie_registry: Any, tmp_path: Path, model: str, profile: str
 ) -> None:
+    from kiecore.emulator.demo import required_options
     from kiecore.model import Profile
-    from kiecore.testing.endtoend import example_request
 
-    request = example_request(kie_registry.resolve(model).spec, Profile(profile))
-    options = [f"--image={url}" for url in request.image_urls]
-    options += [f"-p{name}={value}" for name, value in request.extra.items()]
+    options = required_options(kie_registry.resolve(model).spec, Profile(profile))
     code, out, err = kie("generate", model, "a lighthouse", "-o", str(tmp_path), "--profile", profile, *options)
     assert code == 0, err
     assert out.splitlines() and all(check_image(Path(line)) for line in out.splitlines())

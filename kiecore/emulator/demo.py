@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from kiecore.cli import main as kie
+from kiecore.declarations import ModelSpec
 from kiecore.loading import load_registry
 from kiecore.model import Profile
 from kiecore.registry import Registry
@@ -15,14 +16,16 @@ from kiecore.testing.endtoend import example_request
 PROMPT = "a lighthouse on a cliff at dusk"
 
 
+def required_options(spec: ModelSpec, profile: Profile) -> list[str]:
+    """``kie generate`` options giving what ``spec`` requires beyond a prompt (image URLs, ``-p`` values)."""
+    request = example_request(spec, profile, PROMPT)
+    return [f"--image={url}" for url in request.image_urls] + [f"-p{k}={v}" for k, v in request.extra.items()]
+
+
 def argv_for(registry: Registry, model_id: str, output_dir: Path) -> list[str]:
     """The ``kie generate`` arguments for one emulated image with ``model_id``, adding whatever it requires."""
-    spec = registry.resolve(model_id).spec
-    request = example_request(spec, Profile.LIVE, PROMPT)
-    argv = ["generate", model_id, PROMPT, "--emulator", "-o", str(output_dir)]
-    argv += [f"--image={url}" for url in request.image_urls]
-    argv += [f"-p{name}={value}" for name, value in request.extra.items()]
-    return argv
+    options = required_options(registry.resolve(model_id).spec, Profile.LIVE)
+    return ["generate", model_id, PROMPT, "--emulator", "-o", str(output_dir), *options]
 
 
 def main(args: list[str]) -> int:

@@ -6,11 +6,11 @@ Both answer ``data`` as a string: a link valid for 20 minutes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kiecore.declarations import Dialect
 from kiecore.errors import ParseError
-from kiecore.wire.envelope import reply_data
 from kiecore.wire.request import WireRequest
 
 COMMON_PATH = "/api/v1/common/download-url"
@@ -26,9 +26,9 @@ def build_link_request(dialect: Dialect, task_id: str, url: str) -> WireRequest:
 
 def parse_link_reply(reply: Any) -> str:
     """The fresh link from a download-url reply."""
-    data = reply.get("data") if isinstance(reply, dict) else None
-    if isinstance(data, dict):  # tolerate {"data": {"url": ...}} as well as the documented string
-        data = reply_data(reply).get("url") or reply_data(reply).get("downloadUrl")
+    data = reply.get("data") if isinstance(reply, Mapping) else None
+    if isinstance(data, Mapping):  # tolerate {"data": {"url": ...}} as well as the documented string
+        data = data.get("url") or data.get("downloadUrl")
     if not isinstance(data, str) or not data.startswith(("http://", "https://")):
         raise ParseError("the download-url reply holds no http(s) link")
     return data
