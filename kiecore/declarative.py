@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kiecore.declarations import ModelSpec
+from kiecore.declarations import Dialect, ModelSpec
 from kiecore.hookspecs import hookimpl
 from kiecore.model import GenerationRequest, Profile, TaskStatus
 from kiecore.wire import (
@@ -47,9 +47,17 @@ class DeclarativePlugin:
         return parse_submit_reply(reply)
 
     @hookimpl
-    def parse_status(self, reply: Any) -> TaskStatus:
-        return parse_status_reply(reply)
+    def parse_status(self, model: ModelSpec, profile: Profile, reply: Any) -> TaskStatus:
+        return parse_status_reply(reply, _dialect(model, profile))
 
     @hookimpl
-    def extract_urls(self, reply: Any) -> Sequence[str]:
-        return extract_result_urls(reply)
+    def extract_urls(self, model: ModelSpec, profile: Profile, reply: Any) -> Sequence[str]:
+        return extract_result_urls(reply, _dialect(model, profile))
+
+
+def _dialect(model: ModelSpec, profile: Profile) -> Dialect | None:
+    """The dialect ``model`` declares in ``profile`` (``None`` if it has no such profile: parse by shape)."""
+    try:
+        return model.wire(profile).dialect
+    except LookupError:
+        return None

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+from kiecore.declarations import Dialect
 from kiecore.errors import ParseError
 from kiecore.model import TaskState
 from kiecore.testing import strategies
@@ -101,3 +102,57 @@ def test_parsers_raise_only_parse_error(reply: Any) -> None:
     for parse in (parse_submit_reply, parse_status_reply, extract_result_urls):
         with contextlib.suppress(ParseError):
             parse(reply)
+
+
+#: A live recordInfo reply captured in 2026 (z-image; URL and ids shortened): successFlag and response beside state.
+LIVE_2026_SUCCESS = {
+    "code": 200,
+    "msg": "success",
+    "data": {
+        "taskId": "152e0c",
+        "model": "z-image",
+        "state": "success",
+        "param": "{}",
+        "resultJson": json.dumps({"resultUrls": ["https://tempfile.aiquickdraw.com/js/z5/e2c4.png"]}),
+        "failCode": None,
+        "failMsg": None,
+        "costTime": 6,
+        "completeTime": 1789644179089,
+        "createTime": 1789644173377,
+        "creditsConsumed": 0.8,
+        "operationType": "z-image",
+        "response": {"resultUrls": ["https://tempfile.aiquickdraw.com/js/z5/e2c4.png"]},
+        "successFlag": 1,
+        "paramJson": "{}",
+    },
+}
+
+
+@pytest.mark.parametrize("dialect", [Dialect.MARKET, None])
+def test_a_live_2026_market_record_reads_as_market(dialect: Dialect | None) -> None:
+    assert parse_status_reply(LIVE_2026_SUCCESS, dialect).state is TaskState.SUCCEEDED
+    assert extract_result_urls(LIVE_2026_SUCCESS, dialect) == ["https://tempfile.aiquickdraw.com/js/z5/e2c4.png"]
+    failed = {**LIVE_2026_SUCCESS["data"], "state": "fail", "successFlag": 2, "resultJson": "", "response": None}
+    failed.update(failCode="500", failMsg="Internal server error")
+    status = parse_status_reply(ok(failed), dialect)
+    assert (status.state, status.fail_code, status.fail_message) == (TaskState.FAILED, "500", "Internal server error")
+
+
+def test_a_market_record_with_only_response_urls_still_has_its_urls() -> None:
+    data = {**LIVE_2026_SUCCESS["data"], "resultJson": ""}
+    assert extract_result_urls(ok(data), Dialect.MARKET) == ["https://tempfile.aiquickdraw.com/js/z5/e2c4.png"]
+
+
+def test_the_declared_dialect_comes_first_and_shape_only_for_other_dialects() -> None:
+    flux = ok({"successFlag": 1, "response": {"resultImageUrl": "https://c/r.jpg"}})
+    assert extract_result_urls(flux, Dialect.FLUX) == ["https://c/r.jpg"]
+    assert extract_result_urls(flux, Dialect.MARKET) == ["https://c/r.jpg"]  # clearly a Flux reply
+    market = ok({"state": "generating", "successFlag": 0})
+    assert parse_status_reply(market, Dialect.FLUX).state is TaskState.RUNNING
+    reference = ok({"status": "completed", "imageUrl": "https://c/one.png"})
+    assert extract_result_urls(reference, Dialect.MARKET) == ["https://c/one.png"]
+
+
+def test_deeply_nested_result_json_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="nested too deeply"):
+        extract_result_urls(ok({"state": "success", "resultJson": "[" * 100_000}), Dialect.MARKET)

@@ -132,6 +132,20 @@ def _fits_common(common: str, value: Any) -> bool:
     return isinstance(value, str)
 
 
+#: The fields live market records carry besides the documented ones (captured since September 2026).
+LIVE_2026: dict[str, Any] = {
+    "param": "{}",
+    "paramJson": "{}",
+    "resultJson": "",
+    "failCode": None,
+    "failMsg": None,
+    "costTime": None,
+    "creditsConsumed": 0.8,
+    "operationType": "z-image",
+    "createTime": 1789644173377,
+    "completeTime": 1789644179089,
+}
+
 #: Documented status records (the ``data`` object) per dialect, with the state each must map to.
 DOCUMENTED_STATES: dict[Dialect, tuple[tuple[dict[str, Any], TaskState], ...]] = {
     Dialect.MARKET: (
@@ -140,6 +154,13 @@ DOCUMENTED_STATES: dict[Dialect, tuple[tuple[dict[str, Any], TaskState], ...]] =
         ({"state": "generating", "resultJson": "", "failCode": "", "failMsg": ""}, TaskState.RUNNING),
         ({"state": "success", "failCode": "", "failMsg": ""}, TaskState.SUCCEEDED),
         ({"state": "fail", "resultJson": "", "failCode": "500", "failMsg": "Internal server error"}, TaskState.FAILED),
+        # live records since September 2026: successFlag, response, costTime in seconds, credits
+        ({**LIVE_2026, "state": "generating", "successFlag": 0, "response": None}, TaskState.RUNNING),
+        ({**LIVE_2026, "state": "success", "successFlag": 1, "costTime": 6}, TaskState.SUCCEEDED),
+        (
+            {**LIVE_2026, "state": "fail", "successFlag": 2, "failCode": "500", "failMsg": "Internal error"},
+            TaskState.FAILED,
+        ),
     ),
     Dialect.GPT4O: (
         ({"successFlag": 0, "status": "GENERATING", "progress": "0.45", "response": None}, TaskState.RUNNING),
@@ -171,6 +192,8 @@ def with_result_urls(dialect: Dialect, data: dict[str, Any], result: list[str]) 
     data = dict(data)
     if dialect is Dialect.MARKET:
         data["resultJson"] = json.dumps({"resultUrls": result})
+        if "successFlag" in data:  # a live record since 2026 repeats them under response
+            data["response"] = {"resultUrls": result}
     elif dialect is Dialect.GPT4O:
         data["response"] = {"resultUrls": result}
     elif dialect is Dialect.FLUX:

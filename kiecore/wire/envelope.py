@@ -93,6 +93,8 @@ def json_string(value: Any, what: str) -> Any:
         return json.loads(value)
     except ValueError as error:
         raise ParseError(f"{what} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ParseError(f"{what} is nested too deeply") from None
 
 
 def url_list(value: Any, what: str) -> list[str]:

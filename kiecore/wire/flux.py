@@ -12,7 +12,8 @@ from kiecore.wire.states import state_from_flag
 
 
 def matches(data: Mapping[str, Any]) -> bool:
-    return "successFlag" in data
+    """Whether ``data`` looks like a Flux record: a ``successFlag`` with no state word beside it."""
+    return "successFlag" in data and "state" not in data and "status" not in data
 
 
 def parse_status(data: Mapping[str, Any]) -> TaskStatus:

@@ -13,7 +13,8 @@ from kiecore.wire.states import state_from_flag, state_from_word
 
 
 def matches(data: Mapping[str, Any]) -> bool:
-    return "successFlag" in data and ("status" in data or "progress" in data)
+    """Whether ``data`` looks like a 4o record: a ``successFlag`` with a text ``status`` or a ``progress``."""
+    return "successFlag" in data and "state" not in data and ("status" in data or "progress" in data)
 
 
 def parse_status(data: Mapping[str, Any]) -> TaskStatus:

@@ -12,7 +12,8 @@ from kiecore.wire.states import state_from_word
 
 
 def matches(data: Mapping[str, Any]) -> bool:
-    return "status" in data or "imageUrl" in data
+    """Whether ``data`` looks like the reference's generic record (which never has a ``successFlag``)."""
+    return "successFlag" not in data and ("status" in data or "imageUrl" in data)
 
 
 def parse_status(data: Mapping[str, Any]) -> TaskStatus:
