@@ -283,6 +283,10 @@ def test_market_live_state_sequence_and_shapes(emulator: Emulator) -> None:
     assert isinstance(data["createTime"], int) and data["completeTime"] >= data["createTime"]
     assert data["updateTime"] == data["completeTime"] and isinstance(data["costTime"], int)
     assert emulator.tasks[task_id].model == "test/market" and emulator.tasks[task_id].urls == tuple(urls)
+    # the fields live records carry since September 2026; costTime counts seconds there
+    assert data["successFlag"] == 1 and data["response"] == {"resultUrls": urls}
+    assert data["operationType"] == "test/market" and data["paramJson"] == data["param"]
+    assert data["creditsConsumed"] > 0 and data["costTime"] == round(emulator.task_seconds)
 
 
 def test_market_real_time_run_ends_in_success(emulator: Emulator) -> None:

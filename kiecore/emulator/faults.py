@@ -1,7 +1,7 @@
 """Fault injection: what goes wrong, on which kind of request, and how many times.
 
 A :class:`Fault` is either *request-level* (it shapes the reply to one request: ``rate_limit``,
-``server_error``, ``drop``, ``drop_after_create``, ``non_json``, ``auth``, ``credits``, ``slow``) or
+``server_error``, ``drop``, ``drop_after_create``, ``non_json``, ``auth``, ``credits``, ``slow``, ``drip``) or
 *task-level* (it attaches to the next created task(s): ``fail_task``, ``invisible``, ``expire``). ``fired`` counts how
 often a fault took effect; every method of :class:`FaultPlan` is thread-safe.
 """
@@ -30,12 +30,16 @@ class FaultKind(enum.StrEnum):
     AUTH = "auth"  # HTTP 200, body code 401; not processed
     CREDITS = "credits"  # HTTP 200, body code 402 "Credits insufficient"; not processed
     INVISIBLE = "invisible"  # the next task's first ``times`` status queries answer "recordInfo is null"
+    # (option ``reply="null_data"``: ``{"code": 200, "msg": "success", "data": null}`` instead, as seen live)
     SLOW = "slow"  # the reply is held back ``seconds`` (default 1.0); the request is processed normally
+    DRIP = "drip"  # the reply's body is sent one byte every ``seconds`` (default 0.5); processed normally
     EXPIRE = "expire"  # the next ``times`` created tasks' original result URLs answer 403 "Request has expired"
 
 
 #: Faults that attach to tasks at creation rather than shaping one reply.
 TASK_KINDS = frozenset({FaultKind.FAIL_TASK, FaultKind.INVISIBLE, FaultKind.EXPIRE})
+#: Faults that only pace a reply (the request is processed normally).
+PACING_KINDS = frozenset({FaultKind.SLOW, FaultKind.DRIP})
 
 
 @attrs.define(eq=False)
@@ -123,10 +127,10 @@ class FaultPlan:
             return sum(fault.fired for fault in self._faults if fault.kind is kind)
 
     def take(self, phase: str) -> Fault | None:
-        """Spend and return the first reply-shaping fault (``slow`` excluded) for a request of ``phase``."""
+        """Spend and return the first reply-shaping fault (pacing ones excluded) for a request of ``phase``."""
         with self._lock:
             for fault in self._faults:
-                if fault.kind is not FaultKind.SLOW and fault.matches(phase):
+                if fault.kind not in PACING_KINDS and fault.matches(phase):
                     fault.used += 1
                     fault.fired += 1
                     return fault
@@ -134,14 +138,21 @@ class FaultPlan:
 
     def take_delay(self, phase: str) -> float:
         """Spend every matching ``slow`` fault; the total delay in seconds."""
-        delay = 0.0
+        return self._pace(FaultKind.SLOW, phase, 1.0)
+
+    def take_drip(self, phase: str) -> float:
+        """Spend every matching ``drip`` fault; the pause between two bytes of the body, in seconds (0: none)."""
+        return self._pace(FaultKind.DRIP, phase, 0.5)
+
+    def _pace(self, kind: FaultKind, phase: str, default: float) -> float:
+        total = 0.0
         with self._lock:
             for fault in self._faults:
-                if fault.kind is FaultKind.SLOW and fault.matches(phase):
+                if fault.kind is kind and fault.matches(phase):
                     fault.used += 1
                     fault.fired += 1
-                    delay += float(fault.options.get("seconds", 1.0))
-        return delay
+                    total += float(fault.options.get("seconds", default))
+        return total
 
     def take_for_task(self, kind: FaultKind) -> Fault | None:
         """Spend the first task-level fault of ``kind`` on a task being created (``fail_task`` also fires)."""

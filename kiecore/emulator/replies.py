@@ -4,8 +4,11 @@ Envelopes are ``{"code", "msg", "data"}``; the reference profile's market shapes
 ``message`` instead of ``msg`` and answer a create with ``data.task_id``. Status ``data`` per dialect:
 
 * market: ``taskId, model, state, param, resultJson, failCode, failMsg, costTime, completeTime, createTime,
-  updateTime`` (unix ms); ``state`` waiting → queuing → generating → success | fail; ``resultJson`` is the
-  JSON *string* ``{"resultUrls": [...]}`` on success and ``""`` otherwise.
+  updateTime`` (times in unix ms); ``state`` waiting → queuing → generating → success | fail; ``resultJson``
+  is the JSON *string* ``{"resultUrls": [...]}`` on success and ``""`` otherwise. As live records have since
+  September 2026, they also carry ``successFlag`` (0 running, 1 success, 2 fail), ``response``
+  (``{"resultUrls": [...]}`` on success, else null), ``paramJson`` (= ``param``), ``creditsConsumed`` and
+  ``operationType`` (the model id), and ``costTime`` counts whole **seconds** (the docs say milliseconds).
 * 4o: ``taskId, paramJson, completeTime, response, successFlag, status, errorCode, errorMessage, createTime,
   progress``; ``progress`` is a string ``"0.00"``..``"1.00"``, ``response`` null while running.
 * Flux: ``taskId, paramJson, completeTime, response, successFlag, errorCode, errorMessage, createTime`` with
@@ -19,7 +22,7 @@ reference documents no callback body, so a reference-profile task's callback tak
 dialect's shape, with ``msg``):
 
 * market: the recordInfo-shaped ``data`` plus ``consumeCredits`` (the task's image count on success, else 0)
-  and ``remainedCredits``; ``costTime`` stays in milliseconds as in the status reply; envelope code 200
+  and ``remainedCredits``; ``costTime`` is in seconds as in the status reply; envelope code 200
   ``"Playground task completed successfully."`` or 501 ``"Playground task failed."``.
 * 4o: ``{"code":200,"msg":"success","data":{"taskId","info":{"result_urls":[...]}}}``; on failure the
   envelope code is the task's error code (400 unless a ``fail_task`` fault set ``code``), ``msg`` its error
@@ -92,7 +95,7 @@ class _Clock:
         self.created = task.created
         self.completed = task.created + max(task_seconds, 0.0)
         self.updated = min(time.time(), self.completed) if not self.done else self.completed
-        self.cost_ms = int(max(task_seconds, 0.0) * 1000)
+        self.cost_seconds = round(max(task_seconds, 0.0))
 
 
 def _ms(moment: float) -> int:
@@ -112,18 +115,24 @@ def _market(task: EmulatedTask, clock: _Clock) -> dict[str, Any]:
     if clock.done and task.failed:
         state = "fail"
     success = state == "success"
+    model = task.body.get("model", task.model)
     return {
         "taskId": task.id,
-        "model": task.body.get("model", task.model),
+        "model": model,
         "state": state,
         "param": _echo(task),
         "resultJson": json.dumps({"resultUrls": list(task.urls)}, separators=(",", ":")) if success else "",
         "failCode": str(fail_code(task, Dialect.MARKET)) if state == "fail" else "",
         "failMsg": task.fail_message if state == "fail" else "",
-        "costTime": clock.cost_ms if clock.done else None,
+        "costTime": clock.cost_seconds if clock.done else None,
         "completeTime": _ms(clock.completed) if clock.done else None,
         "createTime": _ms(clock.created),
         "updateTime": _ms(clock.updated),
+        "creditsConsumed": float(len(task.urls)) if success else 0,
+        "operationType": model,
+        "response": {"resultUrls": list(task.urls)} if success else None,
+        "successFlag": 1 if success else 2 if state == "fail" else 0,
+        "paramJson": _echo(task),
     }
 
 

@@ -95,6 +95,7 @@ class _Reply:
     headers: tuple[tuple[str, str], ...] = ()
     drop: bool = False
     delay: float = 0.0
+    drip: float = 0.0  # seconds between two bytes of the body (a ``drip`` fault)
 
 
 @attrs.frozen
@@ -372,9 +373,9 @@ class Emulator:
         key = _path_message_key(routes)
         phase = "submit" if method == "POST" else "status"
         fault = self.faults.take(phase)
-        delay = self.faults.take_delay(phase)
+        delay, drip = self.faults.take_delay(phase), self.faults.take_drip(phase)
         if fault is not None and fault.kind is not FaultKind.DROP_AFTER_CREATE:
-            return attrs.evolve(self._fault_reply(fault, key), delay=delay)
+            return attrs.evolve(self._fault_reply(fault, key), delay=delay, drip=drip)
         if not self._authorised(profile, headers):
             reply = _envelope(401, "You do not have access permissions", key=key)
         elif self.enforce_limits and not self._limiter.admit(
@@ -388,7 +389,7 @@ class Emulator:
             reply = self._status(path, query, key)
         if fault is not None:  # drop_after_create: processed, but nobody hears about it
             reply = _Reply(0, drop=True)
-        return attrs.evolve(reply, delay=delay)
+        return attrs.evolve(reply, delay=delay, drip=drip)
 
     def _fault_reply(self, fault: Fault, key: str) -> _Reply:
         kind = fault.kind
@@ -528,8 +529,11 @@ class Emulator:
             return _envelope(422, "recordInfo is null", key=key)
         task_key = replies.message_key(task.profile, task.wire)
         if not self._tasks.spend_query(task):
-            if task.invisible_fault is not None:
-                self.faults.note_fired(task.invisible_fault)
+            fault = task.invisible_fault
+            if fault is not None:
+                self.faults.note_fired(fault)
+                if fault.options.get("reply") == "null_data":  # the other answer seen live while processing
+                    return _json(200, replies.envelope(200, "success", None, key=task_key))
             return _envelope(422, "recordInfo is null", key=task_key)
         reply = _json(200, replies.status_reply(task, self.task_seconds))
         self._callbacks.poke(task)  # a finished task's callback goes out now if its timer is still waiting
@@ -600,10 +604,10 @@ class Emulator:
 
     def _respond_file(self, method: str, path: str, query: str) -> _Reply:
         fault = self.faults.take("download")
-        delay = self.faults.take_delay("download")
+        delay, drip = self.faults.take_delay("download"), self.faults.take_drip("download")
         if fault is not None:
-            return attrs.evolve(self._fault_reply(fault, "msg"), delay=delay)
-        return attrs.evolve(self._file(method, path, query), delay=delay)
+            return attrs.evolve(self._fault_reply(fault, "msg"), delay=delay, drip=drip)
+        return attrs.evolve(self._file(method, path, query), delay=delay, drip=drip)
 
     def _file(self, method: str, path: str, query: str) -> _Reply:
         match = _FILE_PATH.match(path)
@@ -774,8 +778,15 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers:
             self.send_header(name, value)
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if reply.drip <= 0:
             self.wfile.write(reply.body)
+            return
+        for offset in range(len(reply.body)):  # until the client gives up (a broken pipe ends the handler)
+            self.wfile.write(reply.body[offset : offset + 1])
+            self.wfile.flush()
+            time.sleep(reply.drip)
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").strip().lower() == "chunked":
