@@ -1,5 +1,10 @@
-"""Fetch result files: no credentials, http(s) only, a size cap, streamed to a temporary file and moved
-into place, never over an existing file unless asked. File names come from the task id, never the server."""
+"""Fetch result files: no credentials, http(s) only, public hosts only unless allowed, at most 3 redirects (each
+hop checked again), a size cap and a time budget. A file streams to a temporary file in the target folder, is
+named by its own first bytes (PNG, JPEG, WebP or GIF, nothing else) and is linked into place, never over an
+existing file unless asked. File names come from the task id, never the server.
+
+Failures of the local disk (:class:`LocalWriteError`) are never retried; network failures are, at most
+``retry.attempts`` times in all and never past the budget."""
 
 from __future__ import annotations
 
@@ -11,50 +16,71 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError
 
-from kiecore.errors import DownloadError, LinkExpiredError
+from kiecore import urlcheck
+from kiecore.errors import DownloadError, LinkExpiredError, LocalWriteError
+from kiecore.imagetypes import EXTENSIONS, SNIFF_BYTES, sniff
+from kiecore.journal import process_alive
 from kiecore.retry import RETRYABLE_STATUSES, RetryPolicy
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+#: The longest one file may take, retries included, whatever the overall deadline.
+DEFAULT_MAX_SECONDS = 300.0
+#: Redirects followed per try; one more is an error.
+MAX_REDIRECTS = 3
 
 IfExists = Literal["error", "overwrite", "keep"]
 
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CHUNK = 64 * 1024
+_CONNECT_TIMEOUT = 10.0
+_SLACK = 0.05  # seconds: a wait cut short by the budget may wake this much before its end
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_EXPIRED = frozenset({403, 404, 410})
+_BINARY_TYPES = ("application/octet-stream", "binary/octet-stream")
+#: What follows a result stem in a temporary file's name: ``.<pid>.<random>.part``.
+_PARTIAL_TAIL = r"\.(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.part"
 
 
 def file_name(task_id: str, index: int, count: int, extension: str) -> str:
     """``<task id>.<ext>`` for a single result, ``<task id>_<n>.<ext>`` (1-based) for several."""
-    stem = _SAFE.sub("_", task_id).strip("._") or "task"
+    stem = _task_stem(task_id)
     return f"{stem}.{extension}" if count == 1 else f"{stem}_{index + 1}.{extension}"
 
 
-def extension_for(content_type: str, url: str) -> str:
-    """The file extension for a reply's content type, else the URL's own, else ``bin``."""
-    kind = content_type.split(";")[0].strip().lower()
-    if kind in _EXTENSIONS:
-        return _EXTENSIONS[kind]
-    suffix = Path(urlsplit(url).path).suffix.lower().lstrip(".")
-    return suffix if suffix.isalnum() and len(suffix) <= 5 else "bin"
+def existing_result(directory: Path, task_id: str, index: int, count: int) -> Path | None:
+    """The saved file of result ``index`` (of ``count``) of ``task_id`` in ``directory``, whichever of the four
+    image extensions it has; ``None`` if there is none. Complete by construction: files appear only whole."""
+    return _existing(directory, lambda extension: file_name(task_id, index, count, extension))
 
 
 def remove_partials(directory: Path, task_id: str) -> int:
-    """Delete temporary files a killed download of ``task_id`` left in ``directory``; returns how many."""
-    stem = file_name(task_id, 0, 1, "x").removesuffix(".x")
+    """Delete the temporary files that killed downloads of exactly ``task_id`` left in ``directory``; returns
+    how many. Files of a live process other than this one are left alone (that download is still running).
+    Best effort: a file that cannot be listed or deleted is skipped."""
+    pattern = re.compile(re.escape(f".{_task_stem(task_id)}") + r"(?:_[1-9][0-9]*)?" + _PARTIAL_TAIL)
     removed = 0
-    for partial in directory.glob(f".{stem}*.part"):
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
-            removed += 1
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            match = pattern.fullmatch(entry.name)
+            if match is not None and _abandoned(int(match["pid"])):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed += 1
     return removed
 
 
 class Downloader:
-    """Downloads result URLs. Its pool never carries the API key (results live on other hosts)."""
+    """Downloads result URLs. Its pool never carries the API key (results live on other hosts).
+
+    ``max_seconds`` bounds one file (all its tries); ``timeout`` bounds each socket read. Hosts on loopback,
+    private and other non-public addresses are refused unless ``allow_private_hosts`` (for an API that itself
+    runs on such an address, like the emulator).
+    """
 
     def __init__(
         self,
@@ -62,104 +88,369 @@ class Downloader:
         max_bytes: int = DEFAULT_MAX_BYTES,
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
+        allow_private_hosts: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_bytes = max_bytes
         self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.max_seconds = max_seconds
+        self.allow_private_hosts = allow_private_hosts
         self._sleep = sleep
-        self._pool = urllib3.PoolManager(maxsize=16, retries=False, timeout=urllib3.Timeout(connect=10.0, read=timeout))
+        self._clock = clock
+        self._pool = urllib3.PoolManager(maxsize=16, retries=False)
 
     def close(self) -> None:
         self._pool.clear()
 
-    def fetch(self, url: str, directory: Path, name: Callable[[str], str], *, if_exists: IfExists = "error") -> Path:
-        """Save ``url`` in ``directory`` as ``name(extension)``; returns the path.
+    def fetch(
+        self,
+        url: str,
+        directory: Path,
+        name: Callable[[str], str],
+        *,
+        if_exists: IfExists = "error",
+        deadline: float | None = None,
+    ) -> Path:
+        """Save ``url`` in ``directory`` as ``name(extension)``, the extension sniffed from the file's first
+        bytes; returns the path. Raises :class:`DownloadError` (never a bare :class:`OSError`).
 
-        ``if_exists`` says what to do when that file is already there: ``"error"`` (the default),
-        ``"overwrite"``, or ``"keep"`` (it is taken as complete: files only ever appear by an atomic rename).
+        ``if_exists`` says what to do when the result is already there under any of the four extensions:
+        ``"error"`` (the default, before any request), ``"overwrite"``, or ``"keep"`` (it is returned without a
+        request; files only ever appear whole, by an atomic link). ``deadline`` (a :func:`time.monotonic`
+        value) and ``max_seconds`` bound the whole fetch, retries included: past either, the partial file is
+        deleted and :class:`DownloadError` raised.
         """
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DownloadError(f"refusing to download {url!r}: only http(s) URLs are fetched")
-        directory.mkdir(parents=True, exist_ok=True)
+        _check_scheme(url)
+        start = self._clock()
+        end = start + self.max_seconds if deadline is None else min(deadline, start + self.max_seconds)
+        budget = _Budget(start, end, self._clock)
+        existing = _existing(directory, name)
+        if existing is not None and if_exists == "keep":
+            return existing
+        if existing is not None and if_exists == "error":
+            raise DownloadError(f"{existing} already exists; not overwriting it")
+        return self._fetch_with_retries(url, directory, name, if_exists, budget)
+
+    def _fetch_with_retries(
+        self, url: str, directory: Path, name: Callable[[str], str], if_exists: IfExists, budget: _Budget
+    ) -> Path:
         attempt = 0
         while True:
             attempt += 1
+            if budget.remaining() <= 0:
+                raise budget.exceeded(url)
             try:
-                return self._fetch_once(url, directory, name, if_exists)
+                return self._fetch_once(url, directory, name, if_exists, budget)
             except _Retryable as failure:
+                if budget.spent():
+                    raise budget.exceeded(url) from None
                 if attempt >= self.retry.attempts:
                     raise DownloadError(f"could not download {_short(url)}: {failure}") from None
-                self._sleep(self.retry.delay(attempt))
+                delay = self.retry.delay(attempt)
+                if delay >= budget.remaining():
+                    raise DownloadError(
+                        f"could not download {_short(url)}: {failure}; no time left to retry within "
+                        f"the {budget.seconds:.1f}s budget"
+                    ) from None
+                self._sleep(delay)
 
-    def _fetch_once(self, url: str, directory: Path, name: Callable[[str], str], if_exists: IfExists) -> Path:
+    def _fetch_once(
+        self, url: str, directory: Path, name: Callable[[str], str], if_exists: IfExists, budget: _Budget
+    ) -> Path:
+        response = self._open(url, budget)
         try:
-            response = self._pool.request("GET", url, preload_content=False, redirect=True)
+            _check_reply(response, url, self.max_bytes)
+            return self._save(response, url, directory, name, if_exists, budget)
+        finally:
+            _discard(response)
+
+    def _open(self, url: str, budget: _Budget) -> urllib3.BaseHTTPResponse:
+        """The first reply that is not a redirect, following at most :data:`MAX_REDIRECTS` by hand so that
+        every hop is checked like the first."""
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            self._check_host(current)
+            response = self._request(current, budget)
+            if response.status not in _REDIRECTS:
+                return response
+            location = response.headers.get("Location")
+            _discard(response)
+            if not location:
+                raise DownloadError(f"could not download {_short(url)}: HTTP {response.status} without a Location")
+            current = urljoin(current, location)
+            _check_scheme(current)
+        raise DownloadError(f"could not download {_short(url)}: more than {MAX_REDIRECTS} redirects")
+
+    def _check_host(self, url: str) -> None:
+        """Refuse a host on a non-public address unless allowed; a name that does not resolve is retryable."""
+        if self.allow_private_hosts:
+            return
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            address = urlcheck.non_public_address(host, port)
+        except (ValueError, UnicodeError):  # a bad port or a host name that cannot be encoded
+            raise DownloadError(f"refusing to download {_short(url)}: malformed host or port") from None
+        except OSError as error:
+            raise _Retryable(f"cannot resolve {host}: {_first_line(error)}") from None
+        if address is not None:
+            raise DownloadError(
+                f"refusing to download {_short(url)}: {host} is a non-public address ({address}); "
+                "only public hosts are fetched"
+            )
+
+    def _request(self, url: str, budget: _Budget) -> urllib3.BaseHTTPResponse:
+        remaining = budget.remaining()
+        if remaining <= 0:
+            raise budget.exceeded(url)
+        timeout = urllib3.Timeout(connect=min(_CONNECT_TIMEOUT, remaining), read=min(self.timeout, remaining))
+        try:
+            return self._pool.request("GET", url, preload_content=False, redirect=False, timeout=timeout)
         except (HTTPError, OSError) as error:
-            raise _Retryable(str(error).splitlines()[0][:200]) from None
-        try:
-            if response.status in RETRYABLE_STATUSES:
-                raise _Retryable(f"HTTP {response.status}")
-            if response.status in (403, 404, 410):
-                raise LinkExpiredError(
-                    f"could not download {_short(url)}: HTTP {response.status}; the link may have expired", url=url
-                )
-            if response.status != 200:
-                raise DownloadError(f"could not download {_short(url)}: HTTP {response.status}")
-            content_type = response.headers.get("Content-Type", "")
-            if content_type and not content_type.lower().startswith(("image/", "application/octet-stream")):
-                raise DownloadError(f"{_short(url)} is not an image (Content-Type {content_type})")
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > self.max_bytes:
-                raise DownloadError(f"{_short(url)} is {int(length)} bytes; the limit is {self.max_bytes}")
-            target = directory / name(extension_for(content_type, url))
-            if target.exists() and if_exists == "keep":
-                return target
-            if target.exists() and if_exists == "error":
-                raise DownloadError(f"{target} already exists; not overwriting it")
-            return self._stream(response, target, if_exists == "overwrite", url)
-        finally:
-            response.release_conn()
+            if budget.spent():
+                raise budget.exceeded(url) from None
+            raise _Retryable(_first_line(error)) from None
 
-    def _stream(self, response: urllib3.BaseHTTPResponse, target: Path, overwrite: bool, url: str) -> Path:
-        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        temp = Path(temp_name)
+    def _save(
+        self,
+        response: urllib3.BaseHTTPResponse,
+        url: str,
+        directory: Path,
+        name: Callable[[str], str],
+        if_exists: IfExists,
+        budget: _Budget,
+    ) -> Path:
+        """Stream the body to a temporary file, sniff its type, then link it into place as ``name(type)``."""
+        _make_directory(directory)
+        handle, temp = _create_partial(directory, _result_stem(name))
         try:
-            size = 0
-            with os.fdopen(handle, "wb") as out:
-                try:
-                    for chunk in response.stream(64 * 1024):
-                        size += len(chunk)
-                        if size > self.max_bytes:
-                            raise DownloadError(f"{_short(url)} is larger than the limit of {self.max_bytes} bytes")
-                        out.write(chunk)
-                except (HTTPError, OSError) as error:
-                    raise _Retryable(f"connection lost mid-file: {str(error).splitlines()[0][:200]}") from None
-                out.flush()
-                os.fsync(out.fileno())
-            if size == 0:
-                raise _Retryable("empty reply")
-            if overwrite:
-                os.replace(temp, target)
-            else:
-                try:
-                    os.link(temp, target)  # atomic "create only if absent"
-                except FileExistsError:
-                    raise DownloadError(f"{target} already exists; not overwriting it") from None
-                except OSError:  # a file system without hard links
-                    if target.exists():
-                        raise DownloadError(f"{target} already exists; not overwriting it") from None
-                    os.replace(temp, target)
-            return target
+            try:
+                extension = self._receive(response, handle, temp, url, budget)
+                _sync(handle, temp)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.close(handle)
+                raise
+            _close(handle, temp)  # some file systems (NFS) report a full disk only here
+            return _place(temp, directory, name, extension, if_exists)
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 temp.unlink()
+
+    def _receive(self, response: urllib3.BaseHTTPResponse, handle: int, temp: Path, url: str, budget: _Budget) -> str:
+        """Write the body to ``handle``; returns the image's extension. Refuses anything but the four formats
+        as soon as its first bytes are in."""
+        head = b""
+        extension: str | None = None
+        size = 0
+        while chunk := self._read(response, url, budget):
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise DownloadError(f"{_short(url)} is larger than the limit of {self.max_bytes} bytes")
+            if extension is None and len(head) < SNIFF_BYTES:
+                head += chunk[: SNIFF_BYTES - len(head)]
+                if len(head) >= SNIFF_BYTES:
+                    extension = _image_type(head, url)
+            _write(handle, chunk, temp)
+        if size == 0:
+            raise _Retryable("empty reply")
+        return extension or _image_type(head, url)
+
+    def _read(self, response: urllib3.BaseHTTPResponse, url: str, budget: _Budget) -> bytes:
+        """The next bytes of the body (``b""`` at its end), within the budget: each socket read may wait only
+        as long as the budget has left, so a host dripping bytes cannot keep the download alive."""
+        remaining = budget.remaining()
+        if remaining <= 0:
+            raise budget.exceeded(url)
+        sock = getattr(response.connection, "sock", None)
+        if sock is not None:
+            sock.settimeout(min(self.timeout, remaining))
+        try:
+            return response.read1(_CHUNK)
+        except (HTTPError, OSError) as error:
+            if budget.spent():
+                raise budget.exceeded(url) from None
+            raise _Retryable(f"connection lost mid-file: {_first_line(error)}") from None
+
+
+class _Budget:
+    """The time one file may take: from ``start`` until ``end`` (both :func:`time.monotonic` values)."""
+
+    def __init__(self, start: float, end: float, clock: Callable[[], float]) -> None:
+        self.seconds = max(0.0, end - start)
+        self.end = end
+        self._clock = clock
+
+    def remaining(self) -> float:
+        return self.end - self._clock()
+
+    def spent(self) -> bool:
+        """Whether (nearly) nothing is left."""
+        return self.remaining() < _SLACK
+
+    def exceeded(self, url: str) -> DownloadError:
+        host = urlsplit(url).hostname or url
+        return DownloadError(f"gave up downloading from {host}: it took longer than the {self.seconds:.1f}s budget")
 
 
 class _Retryable(Exception):
     """A download failure worth another try."""
 
 
-def _short(url: str) -> str:
+def _task_stem(task_id: str) -> str:
+    return _SAFE.sub("_", task_id).strip("._") or "task"
+
+
+def _result_stem(name: Callable[[str], str]) -> str:
+    """What ``name`` gives before the extension: the temporary file's prefix, known before the type is."""
+    probe = name("png")
+    return probe.removesuffix(".png")
+
+
+def _existing(directory: Path, name: Callable[[str], str]) -> Path | None:
+    for extension in EXTENSIONS:
+        candidate = directory / name(extension)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _abandoned(pid: int) -> bool:
+    """Whether a partial file of process ``pid`` may go: ours, or of a process known to be dead."""
+    return pid == os.getpid() or process_alive(pid) is False
+
+
+def _check_scheme(url: str) -> None:
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DownloadError(f"refusing to download {url!r}: only http(s) URLs are fetched")
+
+
+def _check_reply(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int) -> None:
+    """Raise unless ``response`` is a 200 that may be an image of at most ``max_bytes``."""
+    status = response.status
+    if status in RETRYABLE_STATUSES:
+        raise _Retryable(f"HTTP {status}")
+    if status in _EXPIRED:
+        raise LinkExpiredError(f"could not download {_short(url)}: HTTP {status}; the link may have expired", url=url)
+    if status != 200:
+        raise DownloadError(f"could not download {_short(url)}: HTTP {status}")
+    content_type = response.headers.get("Content-Type", "")
+    kind = content_type.split(";")[0].strip().lower()
+    if kind and not kind.startswith("image/") and kind not in _BINARY_TYPES:
+        raise DownloadError(f"{_short(url)} is not an image (Content-Type {content_type})")
+    length = response.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise DownloadError(f"{_short(url)} is {int(length)} bytes; the limit is {max_bytes}")
+
+
+def _image_type(head: bytes, url: str) -> str:
+    extension = sniff(head)
+    if extension is None:
+        raise DownloadError(f"{_short(url)} is not a PNG, JPEG, WebP or GIF image")
+    return extension
+
+
+def _make_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LocalWriteError(directory, error) from None
+
+
+def _create_partial(directory: Path, stem: str) -> tuple[int, Path]:
+    """A new ``.<stem>.<pid>.<random>.part`` in ``directory``: the stem and pid tell whose it is."""
+    try:
+        handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{stem}.{os.getpid()}.", suffix=".part")
+    except OSError as error:
+        raise LocalWriteError(directory, error) from None
+    return handle, Path(temp)
+
+
+def _write(handle: int, data: bytes, path: Path) -> None:
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(handle, view) :]
+    except OSError as error:
+        raise LocalWriteError(path, error) from None
+
+
+def _sync(handle: int, path: Path) -> None:
+    try:
+        os.fsync(handle)
+    except OSError as error:
+        raise LocalWriteError(path, error) from None
+
+
+def _close(handle: int, path: Path) -> None:
+    try:
+        os.close(handle)
+    except OSError as error:
+        raise LocalWriteError(path, error) from None
+
+
+def _place(temp: Path, directory: Path, name: Callable[[str], str], extension: str, if_exists: IfExists) -> Path:
+    """Move the complete ``temp`` to ``name(extension)``; returns the result's path.
+
+    Without ``"overwrite"`` an existing file wins: ``"keep"`` returns it (another process finished first) and
+    ``"error"`` raises. With it, copies of the result under the other extensions are removed.
+    """
+    target = directory / name(extension)
+    if if_exists == "overwrite":
+        _replace(temp, target)
+        _remove_other_types(directory, name, extension)
+        return target
+    try:
+        os.link(temp, target)  # atomic "create only if absent"
+    except FileExistsError:
+        return _already_there(target, if_exists)
+    except OSError:  # perhaps a file system without hard links: check, then rename
+        if os.path.lexists(target):
+            return _already_there(target, if_exists)
+        _replace(temp, target)
+    return target
+
+
+def _already_there(target: Path, if_exists: IfExists) -> Path:
+    if if_exists == "keep":
+        return target
+    raise DownloadError(f"{target} already exists; not overwriting it")
+
+
+def _replace(temp: Path, target: Path) -> None:
+    try:
+        os.replace(temp, target)
+    except OSError as error:
+        raise LocalWriteError(target, error) from None
+
+
+def _remove_other_types(directory: Path, name: Callable[[str], str], extension: str) -> None:
+    for other in EXTENSIONS:
+        if other != extension:
+            path = directory / name(other)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as error:
+                raise LocalWriteError(path, error) from None
+
+
+def _discard(response: urllib3.BaseHTTPResponse) -> None:
+    """Close a reply and give its slot back; a connection with unread bytes is never reused."""
+    response.close()
+    response.release_conn()
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__
+
+
+def _short(url: str) -> str:
+    """``url`` without credentials, query or fragment (signed links carry secrets there)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"

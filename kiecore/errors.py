@@ -6,7 +6,9 @@ Hierarchy::
     ├── UsageError                 bad input, refused before anything is sent        (exit 2)
     │   ├── InvalidParameterError  a parameter value the model does not accept
     │   ├── UnknownModelError      no installed plugin serves that model
-    │   └── MissingAPIKeyError     KIE_API_KEY is not set
+    │   ├── MissingAPIKeyError     KIE_API_KEY is not set
+    │   └── WrongKeyError          a journalled task was created with another key or host
+    ├── TaskBusyError              another live process is handling that task          (exit 1)
     ├── PluginError                a plugin failed to load, misbehaved, or collided   (exit 1)
     ├── ParseError                 a reply that cannot be understood                  (exit 1)
     ├── TransportError             the connection failed after retries               (exit 1)
@@ -17,12 +19,13 @@ Hierarchy::
     │   ├── InvalidRequestError    400 / 422
     │   ├── NotFoundError          404
     │   ├── RateLimitedError       429 (``retry_after`` seconds, if given)
-    │   ├── ServiceUnavailableError 455 / 503
+    │   ├── ServiceUnavailableError 455 / 550, and 503 on a status query (on a create: uncertain)
     │   └── ServerError            other 5xx
     ├── TaskFailedError            the task ran and failed at Kie                     (exit 4)
     ├── DeadlineExceededError      the overall deadline passed while waiting           (exit 5)
-    └── DownloadError              a result could not be saved                        (exit 1)
-        └── LinkExpiredError       the file host refused the URL (the client asks Kie for a fresh one)
+    └── DownloadError              a result could not be fetched or saved             (exit 1)
+        ├── LinkExpiredError       the file host refused the URL (the client asks Kie for a fresh one)
+        └── LocalWriteError        the file could not be written here (disk full, permissions): not retried
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from kiecore.model import TaskHandle, TaskStatus
 
 
@@ -72,6 +77,14 @@ class MissingAPIKeyError(UsageError):
             "no API key: set KIE_API_KEY (from https://kie.ai/api-key), "
             "or add --emulator to try everything against the built-in emulator"
         )
+
+
+class WrongKeyError(UsageError):
+    """A journalled task was created with another API key, or at another host: this key is not sent there."""
+
+
+class TaskBusyError(KieError):
+    """Another running process has claimed that journalled task (e.g. a second ``kie resume``)."""
 
 
 class PluginError(KieError):
@@ -173,3 +186,15 @@ class LinkExpiredError(DownloadError):
     def __init__(self, message: str, *, url: str) -> None:
         super().__init__(message)
         self.url = url
+
+
+class LocalWriteError(DownloadError):
+    """The result could not be written here (disk full, read-only, no permission, ...): never retried.
+
+    ``path`` is what could not be written and ``errno`` the operating system's error number.
+    """
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"cannot write {path}: {error.strerror or error}")
+        self.path = path
+        self.errno = error.errno

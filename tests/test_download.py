@@ -1,0 +1,595 @@
+"""The downloader's edges, against a tiny file host on 127.0.0.1 that each test scripts (never the network)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiecore import download, urlcheck
+from kiecore.errors import DownloadError, LinkExpiredError
+from kiecore.retry import RetryPolicy
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
+JPEG = b"\xff\xd8\xff\xe0" + bytes(200)
+WEBP = b"RIFF\x00\x01\x00\x00WEBPVP8 " + bytes(200)
+GIF = b"GIF89a" + bytes(200)
+TASK = "task_1"
+
+Route = Callable[[BaseHTTPRequestHandler], None]
+
+
+class FileHost:
+    """An HTTP server on 127.0.0.1 answering each path with a scripted route and counting the requests."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.hits: Counter[str] = Counter()
+        self.stop = threading.Event()
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.partition("?")[0]
+                host.hits[path] += 1
+                route = host.routes.get(path)
+                if route is None:
+                    reply(self, 404, b"no such file", "text/plain")
+                else:
+                    route(self)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def serve(self, path: str, body: bytes, content_type: str = "image/png") -> str:
+        self.routes[path] = lambda handler: reply(handler, 200, body, content_type)
+        return self.url(path)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", content_type: str = "image/png") -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def redirect(location: str, status: int = 302) -> Route:
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        handler.send_header("Location", location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    return route
+
+
+def drip(host: FileHost, every: float) -> Route:
+    """A PNG promised at 10 kB, then one byte each ``every`` seconds (or none at all when ``every`` is 0)."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/png")
+        handler.send_header("Content-Length", "10000")
+        handler.end_headers()
+        pause = every or 5.0
+        with contextlib.suppress(OSError):  # the downloader hangs up
+            handler.wfile.write(PNG[:16])
+            handler.wfile.flush()
+            while not host.stop.wait(pause):
+                handler.wfile.write(b"\x00")
+                handler.wfile.flush()
+
+    return route
+
+
+@pytest.fixture
+def host() -> Iterator[FileHost]:
+    files = FileHost()
+    yield files
+    files.close()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+def local(sleeps: list[float], **options: Any) -> download.Downloader:
+    """A downloader allowed to reach the local file host, sleeping into ``sleeps`` instead of waiting."""
+    return download.Downloader(allow_private_hosts=True, sleep=sleeps.append, **options)
+
+
+def namer(task_id: str = TASK, index: int = 0, count: int = 1) -> Callable[[str], str]:
+    return lambda extension: download.file_name(task_id, index, count, extension)
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir()) if directory.exists() else []
+
+
+def wait_for_partial(host: FileHost, directory: Path) -> list[str]:
+    """The temporary files in ``directory`` once there is one (at most a second's wait)."""
+    for _ in range(100):
+        partials = [name for name in listing(directory) if name.endswith(".part")]
+        if partials or host.stop.wait(0.01):
+            return partials
+    return []
+
+
+# -- 1. deadlines --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("every", [0.1, 0.0], ids=["dripping", "stalled"])
+def test_a_slow_host_is_given_up_on_after_max_seconds(
+    host: FileHost, tmp_path: Path, sleeps: list[float], every: float
+) -> None:
+    host.routes["/slow.png"] = drip(host, every)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"^gave up downloading from 127\.0\.0\.1: .*1\.0s budget$"):
+        local(sleeps, max_seconds=1.0).fetch(host.url("/slow.png"), tmp_path, namer())
+    assert time.monotonic() - started < 1.5
+    assert listing(tmp_path) == []  # the partial file is gone
+    assert host.hits["/slow.png"] == 1 and sleeps == []
+
+
+def test_the_overall_deadline_bounds_a_file_too(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    host.routes["/slow.png"] = drip(host, 0.1)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"127\.0\.0\.1.*0\.5s budget"):
+        local(sleeps).fetch(host.url("/slow.png"), tmp_path, namer(), deadline=started + 0.5)
+    assert time.monotonic() - started < 1.0
+    assert listing(tmp_path) == []
+
+
+def test_nothing_is_requested_past_the_deadline(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    url = host.serve("/a.png", PNG)
+    with pytest.raises(DownloadError, match=r"127\.0\.0\.1.*budget"):
+        local(sleeps).fetch(url, tmp_path, namer(), deadline=time.monotonic() - 1)
+    assert host.hits["/a.png"] == 0 and listing(tmp_path) == []
+
+
+def test_retries_never_start_past_the_deadline(host: FileHost, tmp_path: Path) -> None:
+    now = [0.0]
+    started: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    def clock() -> float:
+        return now[0]
+
+    def counted(handler: BaseHTTPRequestHandler) -> None:
+        started.append(now[0])
+        reply(handler, 503, b"busy", "text/plain")
+
+    host.routes["/busy.png"] = counted
+    downloader = download.Downloader(
+        allow_private_hosts=True, retry=RetryPolicy(attempts=50, backoff=0.2, max_backoff=0.4), sleep=sleep, clock=clock
+    )
+    with pytest.raises(DownloadError, match=r"127\.0\.0\.1.*1\.0s budget$"):  # out of time, or too little for a retry
+        downloader.fetch(host.url("/busy.png"), tmp_path, namer(), deadline=1.0)
+    assert 2 <= len(started) < 50 and all(moment < 1.0 for moment in started)
+    assert now[0] < 1.0  # it did not sleep past the deadline either
+
+
+# -- 2. local write errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO])
+def test_a_failing_write_is_a_local_error_at_once(
+    host: FileHost, tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    real_write = os.write
+
+    def failing_write(handle: int, data: bytes | memoryview) -> int:
+        if stat.S_ISREG(os.fstat(handle).st_mode):
+            raise OSError(code, os.strerror(code))
+        return real_write(handle, data)
+
+    monkeypatch.setattr(os, "write", failing_write)
+    url = host.serve("/a.png", PNG)
+    with pytest.raises(download.LocalWriteError) as caught:
+        local(sleeps).fetch(url, tmp_path, namer())
+    message = str(caught.value)
+    assert re.fullmatch(
+        rf"cannot write {re.escape(str(tmp_path))}/\.task_1\.\d+\.\w+\.part: {os.strerror(code)}", message
+    )
+    assert caught.value.errno == code and isinstance(caught.value, DownloadError)
+    assert host.hits["/a.png"] == 1 and sleeps == []  # never retried
+    assert listing(tmp_path) == []
+
+
+def test_a_directory_that_cannot_be_created_is_a_local_error(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    target = tmp_path / "file" / "out"
+    url = host.serve("/a.png", PNG)
+    with pytest.raises(download.LocalWriteError, match=rf"^cannot write {re.escape(str(target))}: ") as caught:
+        local(sleeps).fetch(url, target, namer())
+    assert "\n" not in str(caught.value) and sleeps == []
+
+
+@pytest.mark.parametrize("if_exists", ["error", "overwrite"])
+def test_a_failing_rename_is_a_local_error(
+    host: FileHost, tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch, if_exists: download.IfExists
+) -> None:
+    def read_only(*_args: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(os, "link", read_only)
+    monkeypatch.setattr(os, "replace", read_only)
+    url = host.serve("/a.png", PNG)
+    expected = f"cannot write {tmp_path / 'task_1.png'}: Read-only file system"
+    with pytest.raises(download.LocalWriteError, match=f"^{re.escape(expected)}$"):
+        local(sleeps).fetch(url, tmp_path, namer(), if_exists=if_exists)
+    assert host.hits["/a.png"] == 1 and sleeps == [] and listing(tmp_path) == []
+
+
+# -- 3. every failure is bounded by the retry policy ---------------------------------------------------
+
+
+def truncated(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "image/png")
+    handler.send_header("Content-Length", str(len(PNG)))
+    handler.end_headers()
+    handler.wfile.write(PNG[:20])
+
+
+FAILURES: dict[str, Route] = {
+    "server error": lambda handler: reply(handler, 503, b"busy", "text/plain"),
+    "connection lost mid-file": truncated,
+    "empty reply": lambda handler: reply(handler, 200, b""),
+}
+
+
+@pytest.mark.parametrize("via_redirect", [False, True], ids=["direct", "redirected"])
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+def test_a_download_that_always_fails_is_tried_exactly_attempts_times(
+    host: FileHost, tmp_path: Path, sleeps: list[float], failure: str, via_redirect: bool
+) -> None:
+    host.routes["/file.png"] = FAILURES[failure]
+    host.routes["/link"] = redirect("/file.png")
+    url = host.url("/link" if via_redirect else "/file.png")
+    with pytest.raises(DownloadError, match="could not download"):
+        local(sleeps, retry=RetryPolicy(attempts=3)).fetch(url, tmp_path, namer())
+    assert host.hits["/file.png"] == 3 and len(sleeps) == 2
+    assert listing(tmp_path) == []
+
+
+def test_a_refused_connection_is_tried_exactly_attempts_times(tmp_path: Path, sleeps: list[float]) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(DownloadError, match="could not download"):
+        local(sleeps, retry=RetryPolicy(attempts=3)).fetch(f"http://127.0.0.1:{port}/a.png", tmp_path, namer())
+    assert len(sleeps) == 2
+
+
+def test_a_name_that_does_not_resolve_is_retried_like_a_lost_connection(
+    tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unresolvable(*_args: object, **_kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
+    downloader = download.Downloader(retry=RetryPolicy(attempts=3), sleep=sleeps.append)
+    with pytest.raises(
+        DownloadError, match=re.escape("could not download https://files.invalid/a.png: cannot resolve")
+    ):
+        downloader.fetch("https://files.invalid/a.png", tmp_path, namer())
+    assert len(sleeps) == 2
+
+
+# -- 4. the type comes from the bytes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "path", "expected"),
+    [
+        (PNG, "application/octet-stream", "/result.exe", "task_1.png"),
+        (JPEG, "image/png", "/result.png", "task_1.jpg"),
+        (WEBP, "", "/result.sh", "task_1.webp"),
+        (GIF, "binary/octet-stream", "/result", "task_1.gif"),
+        (b"\xff\xd8\xff\xdb", "image/jpeg", "/tiny.jpg", "task_1.jpg"),  # shorter than the sniffed prefix
+    ],
+)
+def test_the_extension_comes_from_the_first_bytes(
+    host: FileHost, tmp_path: Path, sleeps: list[float], body: bytes, content_type: str, path: str, expected: str
+) -> None:
+    url = host.serve(path, body, content_type)
+    saved = local(sleeps).fetch(url, tmp_path, namer())
+    assert saved == tmp_path / expected and saved.read_bytes() == body
+    assert listing(tmp_path) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "path"),
+    [
+        (b"#!/bin/sh\nrm -rf ~\n", "application/octet-stream", "/run.sh"),
+        (b"MZ\x90\x00" + bytes(100), "", "/setup.exe"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml", "/a.svg"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "image/webp", "/a.webp"),
+        (b"GIF", "image/gif", "/short.gif"),
+    ],
+)
+def test_bytes_of_no_known_image_format_are_refused(
+    host: FileHost, tmp_path: Path, sleeps: list[float], body: bytes, content_type: str, path: str
+) -> None:
+    url = host.serve(path, body, content_type)
+    with pytest.raises(DownloadError, match=r"is not a PNG, JPEG, WebP or GIF image$"):
+        local(sleeps).fetch(url, tmp_path, namer())
+    assert listing(tmp_path) == [] and host.hits[path] == 1 and sleeps == []
+
+
+def test_a_clearly_non_image_content_type_is_refused_early(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    url = host.serve("/a.png", PNG, "text/html; charset=utf-8")
+    with pytest.raises(DownloadError, match=r"is not an image \(Content-Type text/html; charset=utf-8\)"):
+        local(sleeps).fetch(url, tmp_path, namer())
+    assert listing(tmp_path) == []
+
+
+# -- 5. redirects --------------------------------------------------------------------------------------
+
+
+def test_three_redirects_are_followed_and_relative_locations_resolved(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    host.serve("/files/final.png", PNG)
+    host.routes["/r1"] = redirect(host.url("/files/one"), 301)
+    host.routes["/files/one"] = redirect("two", 307)  # relative to /files/
+    host.routes["/files/two"] = redirect("/files/../files/final.png", 308)
+    saved = local(sleeps).fetch(host.url("/r1"), tmp_path, namer())
+    assert saved.read_bytes() == PNG
+    assert host.hits == Counter({"/r1": 1, "/files/one": 1, "/files/two": 1, "/files/final.png": 1})
+
+
+def test_a_fourth_redirect_is_an_error(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    host.serve("/final.png", PNG)
+    for hop in range(4):
+        host.routes[f"/r{hop}"] = redirect(f"/r{hop + 1}" if hop < 3 else "/final.png")
+    with pytest.raises(DownloadError, match="more than 3 redirects"):
+        local(sleeps).fetch(host.url("/r0"), tmp_path, namer())
+    assert host.hits["/final.png"] == 0 and sleeps == []
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/a.png", "javascript:alert(1)"])
+def test_a_redirect_to_another_scheme_is_refused(
+    host: FileHost, tmp_path: Path, sleeps: list[float], location: str
+) -> None:
+    host.routes["/r"] = redirect(location)
+    with pytest.raises(DownloadError, match="only http"):
+        local(sleeps).fetch(host.url("/r"), tmp_path, namer())
+    assert listing(tmp_path) == []
+
+
+def test_each_redirect_target_is_checked_for_a_private_host(
+    host: FileHost, tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = urlcheck.non_public_address
+    monkeypatch.setattr(  # the test host stands in for a public one; everything else is checked for real
+        urlcheck, "non_public_address", lambda name, port: None if name == "127.0.0.1" else real(name, port)
+    )
+    host.routes["/r"] = redirect("http://10.0.0.1/internal.png")
+    with pytest.raises(DownloadError, match=r"10\.0\.0\.1 is a non-public address"):
+        download.Downloader(sleep=sleeps.append).fetch(host.url("/r"), tmp_path, namer())
+    assert host.hits["/r"] == 1 and sleeps == []
+
+
+# -- 6. private hosts ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1/a.png",
+        "https://192.168.1.20/a.png",
+        "http://169.254.169.254/latest/meta-data",
+        "http://127.0.0.2:8080/a.png",
+        "http://[::1]/a.png",
+        "http://[fe80::1]/a.png",
+        "http://[::ffff:127.0.0.1]/a.png",
+        "http://0.0.0.0/a.png",
+        "http://224.0.0.1/a.png",
+        "http://240.0.0.1/a.png",
+        "http://100.64.0.1/a.png",
+    ],
+)
+def test_private_and_special_addresses_are_refused(url: str, tmp_path: Path, sleeps: list[float]) -> None:
+    with pytest.raises(DownloadError, match=r"^refusing to download .* is a non-public address"):
+        download.Downloader(sleep=sleeps.append).fetch(url, tmp_path / "out", namer())
+    assert sleeps == [] and not (tmp_path / "out").exists()
+
+
+def test_the_local_host_itself_is_refused_without_a_connection(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    url = host.serve("/a.png", PNG)
+    with pytest.raises(DownloadError, match=r"127\.0\.0\.1 is a non-public address"):
+        download.Downloader(sleep=sleeps.append).fetch(url, tmp_path, namer())
+    assert host.hits["/a.png"] == 0
+
+
+def test_a_name_resolving_to_a_private_address_is_refused(
+    tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lookup(name: str, port: int, *_args: object, **_kwargs: object) -> list[tuple[object, ...]]:
+        assert name == "files.example"
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.168.0.7", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    with pytest.raises(DownloadError, match=r"files\.example is a non-public address \(192\.168\.0\.7\)"):
+        download.Downloader(sleep=sleeps.append).fetch("https://files.example/a.png", tmp_path, namer())
+    assert sleeps == []
+
+
+def test_private_hosts_are_fetched_when_allowed(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    url = host.serve("/a.png", PNG)
+    assert local(sleeps).fetch(url, tmp_path, namer()).read_bytes() == PNG
+
+
+# -- 7. partial files ----------------------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    return int(child.stdout)
+
+
+def test_partials_are_removed_only_for_exactly_that_task_and_dead_or_own_processes(tmp_path: Path) -> None:
+    dead, live = dead_pid(), os.getppid()
+    names = {
+        f".task_1.{dead}.abc_12.part": True,
+        f".task_1_2.{dead}.x8y9.part": True,  # result 2 of task_1
+        f".task_1.{os.getpid()}.own.part": True,
+        f".task_1.{live}.busy.part": False,  # another process is still downloading it
+        f".task_10.{dead}.abc.part": False,  # another task
+        f".task_1.x.{dead}.abc.part": False,  # task "task_1.x"
+        f".task_1_0.{dead}.abc.part": False,  # not a result index file_name makes
+        "task_1.png": False,
+        ".task_1.png.part": False,
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    assert download.remove_partials(tmp_path, TASK) == 3
+    assert listing(tmp_path) == sorted(name for name, removed in names.items() if not removed)
+
+
+def test_a_partial_is_named_by_the_result_stem_and_this_process(host: FileHost, tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def watched(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(PNG)))
+        handler.end_headers()
+        handler.wfile.write(PNG[:20])
+        handler.wfile.flush()
+        seen.extend(wait_for_partial(host, tmp_path))
+        handler.wfile.write(PNG[20:])
+
+    host.routes["/a.png"] = watched
+    saved = local([]).fetch(host.url("/a.png"), tmp_path, namer(index=1, count=2))
+    assert saved.name == "task_1_2.png"
+    assert len(seen) == 1 and re.fullmatch(rf"\.task_1_2\.{os.getpid()}\.\w+\.part", seen[0])
+    assert listing(tmp_path) == ["task_1_2.png"]
+
+
+# -- 8. keep -------------------------------------------------------------------------------------------
+
+
+def test_keep_returns_an_existing_result_without_a_request(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    url = host.serve("/a.png", PNG)
+    (tmp_path / "task_1.webp").write_bytes(WEBP)
+    assert local(sleeps).fetch(url, tmp_path, namer(), if_exists="keep") == tmp_path / "task_1.webp"
+    assert host.hits["/a.png"] == 0
+
+
+def test_keep_takes_the_file_another_process_finished_first(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    def raced(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(PNG)))
+        handler.end_headers()
+        handler.wfile.write(PNG[:20])
+        handler.wfile.flush()
+        wait_for_partial(host, tmp_path)
+        (tmp_path / "task_1.png").write_bytes(b"the other process's copy")  # while this one is mid-file
+        handler.wfile.write(PNG[20:])
+
+    host.routes["/a.png"] = raced
+    saved = local(sleeps).fetch(host.url("/a.png"), tmp_path, namer(), if_exists="keep")
+    assert saved == tmp_path / "task_1.png" and saved.read_bytes() == b"the other process's copy"
+    assert listing(tmp_path) == ["task_1.png"]
+
+
+def test_error_refuses_an_existing_result_before_any_request(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    url = host.serve("/a.png", PNG)
+    (tmp_path / "task_1.jpg").write_bytes(JPEG)
+    with pytest.raises(DownloadError, match=r"task_1\.jpg already exists; not overwriting it"):
+        local(sleeps).fetch(url, tmp_path, namer())
+    assert host.hits["/a.png"] == 0 and (tmp_path / "task_1.jpg").read_bytes() == JPEG
+
+
+def test_overwrite_leaves_one_file_per_result(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    url = host.serve("/a.png", PNG)
+    (tmp_path / "task_1.jpg").write_bytes(JPEG)
+    assert local(sleeps).fetch(url, tmp_path, namer(), if_exists="overwrite") == tmp_path / "task_1.png"
+    assert listing(tmp_path) == ["task_1.png"]
+
+
+# -- 9. existing_result --------------------------------------------------------------------------------
+
+
+def test_existing_result_finds_a_saved_file_under_any_image_extension(tmp_path: Path) -> None:
+    assert download.existing_result(tmp_path, TASK, 1, 2) is None
+    (tmp_path / "task_1_2.gif.part").write_bytes(GIF)
+    (tmp_path / ".task_1_2.123.abc.part").write_bytes(GIF)
+    (tmp_path / "task_1_2.bin").write_bytes(GIF)
+    (tmp_path / "task_1_2.png").mkdir()
+    assert download.existing_result(tmp_path, TASK, 1, 2) is None
+    (tmp_path / "task_1_2.gif").write_bytes(GIF)
+    assert download.existing_result(tmp_path, TASK, 1, 2) == tmp_path / "task_1_2.gif"
+    assert download.existing_result(tmp_path, TASK, 0, 2) is None
+    assert download.existing_result(tmp_path / "missing", TASK, 1, 2) is None
+
+
+# -- what stays as it was ------------------------------------------------------------------------------
+
+
+def test_an_expired_link_is_reported_as_such(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    host.routes["/gone.png"] = lambda handler: reply(handler, 410, b"gone", "text/plain")
+    with pytest.raises(LinkExpiredError, match="HTTP 410; the link may have expired") as caught:
+        local(sleeps).fetch(host.url("/gone.png?signature=secret"), tmp_path, namer())
+    assert caught.value.url.endswith("?signature=secret") and "secret" not in str(caught.value)
+    assert sleeps == []
+
+
+def test_the_size_cap_holds_without_and_with_a_length(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    url = host.serve("/big.png", PNG)
+    with pytest.raises(DownloadError, match="the limit is 100"):
+        local(sleeps, max_bytes=100).fetch(url, tmp_path, namer())
+
+    def unannounced(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.end_headers()
+        handler.wfile.write(PNG)
+
+    host.routes["/unannounced.png"] = unannounced
+    with pytest.raises(DownloadError, match="larger than the limit of 100 bytes"):
+        local(sleeps, max_bytes=100).fetch(host.url("/unannounced.png"), tmp_path, namer())
+    assert listing(tmp_path) == []
