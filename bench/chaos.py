@@ -1,5 +1,6 @@
-"""Fault-injection figures for docs/reliability.md: every fault kind over many generations, and processes
-killed at random then resumed. Run with `make chaos` (a few minutes); it prints a Markdown table.
+"""Fault-injection figures for docs/reliability.md: every fault kind over many generations, journal failures
+after the create, servers that drip their replies, and processes killed at random then resumed. Run with
+`make chaos` (a few minutes); it prints Markdown tables.
 
 Usage: python bench/chaos.py [GENERATIONS_PER_FAULT] [KILLED_RUNS]
 """
@@ -11,7 +12,15 @@ import tempfile
 from pathlib import Path
 
 from kiecore.loading import load_registry
-from kiecore.testing.chaos import CASES, run_case, run_kill_and_resume
+from kiecore.testing.chaos import (
+    CASES,
+    JOURNAL_CASES,
+    Outcome,
+    run_case,
+    run_journal_case,
+    run_kill_and_resume,
+    run_slow_case,
+)
 
 MODELS = ("gpt4o-image", "nano-banana-pro", "flux-kontext-pro")
 
@@ -27,21 +36,41 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     totals = [0, 0, 0, 0, 0]
     clean = True
+    outcomes: list[tuple[str, Outcome]] = []
     for case in CASES:
         for model in MODELS:
             with tempfile.TemporaryDirectory() as directory:
-                o = run_case(registry, model, case, Path(directory), generations=generations, workers=4)
-            clean = clean and o.clean
-            totals = [
-                a + b
-                for a, b in zip(
-                    totals, [o.generations, o.faults_injected, o.images_delivered, o.duplicates, o.lost], strict=True
-                )
-            ]
+                run = run_case(registry, model, case, Path(directory), generations=generations, workers=4)
+            outcomes.append((model, run))
+    for name in JOURNAL_CASES:
+        for model in MODELS:
+            with tempfile.TemporaryDirectory() as directory:
+                run = run_journal_case(registry, model, name, Path(directory), generations=generations, workers=4)
+            outcomes.append((model, run))
+    for model, o in outcomes:
+        clean = clean and o.clean
+        totals = [
+            a + b
+            for a, b in zip(
+                totals, [o.generations, o.faults_injected, o.images_delivered, o.duplicates, o.lost], strict=True
+            )
+        ]
+        print(
+            f"| {o.case} | {model} | {o.generations} | {o.faults_injected} | {o.tasks_created} | "
+            f"{o.images_delivered}/{o.images_expected} | {o.failed_reported}/{o.failed_at_kie} | "
+            f"{o.uncertain_reported} | {o.refused_reported} | {o.duplicates} | {o.lost} | {o.key_leaks} |"
+        )
+    print()
+    print("| slow server (a byte every 0.5 s) | model | timeout | took | ended with | delivered after resume |")
+    print("|---|---|---|---|---|---|")
+    for model in MODELS:
+        for on in ("status", "download"):
+            with tempfile.TemporaryDirectory() as directory:
+                slow = run_slow_case(registry, model, on, Path(directory))
+            clean = clean and slow.elapsed < slow.timeout + 1.0 and slow.delivered_after_resume == slow.expected
             print(
-                f"| {o.case} | {model} | {o.generations} | {o.faults_injected} | {o.tasks_created} | "
-                f"{o.images_delivered}/{o.images_expected} | {o.failed_reported}/{o.failed_at_kie} | "
-                f"{o.uncertain_reported} | {o.refused_reported} | {o.duplicates} | {o.lost} | {o.key_leaks} |"
+                f"| {on} replies | {model} | {slow.timeout:g} s | {slow.elapsed:.2f} s | {slow.error} | "
+                f"{slow.delivered_after_resume}/{slow.expected} |"
             )
     with tempfile.TemporaryDirectory() as directory:
         k = run_kill_and_resume("nano-banana-pro", Path(directory), runs=kills, seed=1)

@@ -3,21 +3,25 @@ plugins only map data."""
 
 from __future__ import annotations
 
-import functools
+import ipaddress
+import math
 import os
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import attrs
 
 from kiecore.declarations import Dialect
-from kiecore.download import DEFAULT_MAX_BYTES, Downloader, IfExists, file_name, remove_partials
+from kiecore.download import DEFAULT_MAX_BYTES, Downloader, IfExists, existing_result, file_name, remove_partials
 from kiecore.errors import (
     APIError,
     DeadlineExceededError,
+    DownloadError,
     InvalidRequestError,
     KieError,
     LinkExpiredError,
@@ -28,24 +32,31 @@ from kiecore.errors import (
     ServerError,
     ServiceUnavailableError,
     SubmitUncertainError,
+    TaskBusyError,
     TaskFailedError,
     TransportError,
     UsageError,
+    WrongKeyError,
 )
 from kiecore.journal import Journal, JournalEntry, JournalState
 from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskState, TaskStatus
 from kiecore.polling import DEFAULT_INTERVAL, default_timeout, poll_delay
-from kiecore.ratelimit import PUBLISHED_LIMITS, AccountLimiter, RateLimits, account_limiter
+from kiecore.ratelimit import PUBLISHED_LIMITS, AccountLimiter, RateLimits, account_fingerprint, account_limiter
+from kiecore.recorder import Recorder
+from kiecore.redaction import clean_api_key
 from kiecore.registry import ModelEntry, Registry
 from kiecore.retry import RetryPolicy
-from kiecore.transport import DEFAULT_BASE_URL, Transport
+from kiecore.transport import DEFAULT_BASE_URL, Transport, is_loopback
 from kiecore.validation import resolve_params
 from kiecore.wire.body import build_status_request
+from kiecore.wire.envelope import task_id_of
 from kiecore.wire.links import build_link_request, parse_link_reply
 from kiecore.wire.request import WireRequest
 
 #: Body codes of a status reply that mean the task itself failed (408: no result for 10 minutes).
 _TASK_FAILURE_CODES = (408, 501)
+#: More result URLs than this for one task is not a reply to trust.
+MAX_RESULT_URLS = 64
 #: Errors while polling that say nothing about the task: keep polling until the deadline.
 _TRANSIENT = (RateLimitedError, ServerError, ServiceUnavailableError, TransportError)
 
@@ -71,7 +82,10 @@ class Client:
     ``visibility_grace`` is how long after a submit "recordInfo is null" means "not visible yet".
     ``rate_limits`` are kept client-side, shared by every client of the process using the same key and host
     (``None`` turns them off). With a ``journal``, every task is recorded durably before it is waited on, so
-    it can be resumed after a crash (:meth:`resume`).
+    it can be resumed after a crash (:meth:`resume`); a journal that fails once a create was answered never
+    loses the task (see :mod:`kiecore.recorder`); the one line a person must then see goes to ``notices``
+    (default: standard error). The key is stripped of surrounding white space; one with a control character in
+    it is refused (:class:`UsageError`) before anything is recorded or sent.
     """
 
     def __init__(
@@ -87,18 +101,21 @@ class Client:
         max_download_bytes: int = DEFAULT_MAX_BYTES,
         rate_limits: RateLimits | None = PUBLISHED_LIMITS,
         journal: Journal | None = None,
+        notices: TextIO | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.api_key = api_key if api_key is not None else os.environ.get("KIE_API_KEY") or None
+        key = api_key if api_key is not None else os.environ.get("KIE_API_KEY")
+        self.api_key = key.strip() or None if key is not None else None
         self.base_url = base_url or os.environ.get("KIE_BASE_URL") or DEFAULT_BASE_URL
         self.profile = Profile(profile)
         self.retry = retry or RetryPolicy()
-        self.poll_interval = poll_interval
-        self.visibility_grace = visibility_grace
+        self.poll_interval = _positive(poll_interval, "the poll interval")
+        self.visibility_grace = _positive(visibility_grace, "the visibility grace", zero=True)
         self.max_download_bytes = max_download_bytes
         self.rate_limits = rate_limits
         self.journal = journal
+        self._recorder = Recorder(journal, stream=notices, sleep=sleep, clock=clock)
         self._registry = registry
         self._sleep = sleep
         self._clock = clock
@@ -126,7 +143,7 @@ class Client:
                 if not self.api_key:
                     raise MissingAPIKeyError()
                 self._transport = Transport(
-                    self.base_url, self.api_key, retry=self.retry, sleep=self._sleep, clock=self._clock
+                    self.base_url, clean_api_key(self.api_key), retry=self.retry, sleep=self._sleep, clock=self._clock
                 )
                 if self.rate_limits is not None:
                     self._limiter = account_limiter(self._transport.base_url, self.api_key, self.rate_limits)
@@ -136,8 +153,21 @@ class Client:
     def downloader(self) -> Downloader:
         with self._lock:
             if self._downloader is None:
-                self._downloader = Downloader(max_bytes=self.max_download_bytes, retry=self.retry, sleep=self._sleep)
+                # Result files on private addresses are refused, unless the API itself lives on one (an emulator).
+                api_host = urlsplit(self.base_url).hostname or ""
+                self._downloader = Downloader(
+                    max_bytes=self.max_download_bytes,
+                    retry=self.retry,
+                    sleep=self._sleep,
+                    clock=self._clock,
+                    allow_private_hosts=is_loopback(api_host) or _is_private(api_host),
+                )
             return self._downloader
+
+    @property
+    def key_fingerprint(self) -> str | None:
+        """Which key at which host this client speaks with, without the key (what the journal records)."""
+        return account_fingerprint(self.transport.base_url, self.api_key) if self.api_key else None
 
     def close(self) -> None:
         with self._lock:
@@ -198,31 +228,29 @@ class Client:
 
     def _submit(self, prepared: PreparedRequest, output_dir: str | None) -> TaskHandle:
         transport = self.transport  # no key, no journal entry
+        fingerprint = self.key_fingerprint
         if self._limiter is not None:
             self._limiter.creates.acquire()
-        entry_id = None
-        if self.journal is not None:
-            entry_id = self.journal.begin_submit(
-                model=prepared.entry.spec.id,
-                profile=prepared.profile,
-                base_url=transport.base_url,
-                request=prepared.request,
-                output_dir=output_dir,
-            )
+        ticket = self._recorder.begin(  # a journal that cannot record this: nothing is sent
+            model=prepared.entry.spec.id,
+            profile=prepared.profile,
+            base_url=transport.base_url,
+            request=prepared.request,
+            output_dir=output_dir,
+            key_fingerprint=fingerprint,
+        )
         try:
             handle = self._create(transport, prepared)
         except SubmitUncertainError as error:
-            uncertain = str(error)
-            self._record(entry_id, lambda journal, entry: journal.uncertain(entry, uncertain))
+            self._recorder.uncertain(ticket, str(error))
             raise
         except KieError as error:  # refused before anything was created
-            refusal = str(error)
-            self._record(entry_id, lambda journal, entry: journal.refused(entry, refusal))
+            self._recorder.refused(ticket, str(error))
             raise
         except BaseException:  # interrupted mid-request: the outcome is unknown
-            self._record(entry_id, lambda journal, entry: journal.uncertain(entry, "interrupted while submitting"))
+            self._recorder.uncertain(ticket, "interrupted while submitting")
             raise
-        self._record(entry_id, lambda journal, entry: journal.submitted(entry, handle))
+        self._recorder.submitted(ticket, handle)
         return handle
 
     def _create(self, transport: Transport, prepared: PreparedRequest) -> TaskHandle:
@@ -239,18 +267,6 @@ class Client:
             model=prepared.entry.spec.id, task_id=task_id, profile=prepared.profile, submitted_at=submitted_at
         )
 
-    def _record(self, entry_id: int | None, action: Callable[[Journal, int], None]) -> None:
-        """Apply ``action`` to the journal entry ``entry_id``, if there is a journal and an entry."""
-        if self.journal is not None and entry_id is not None:
-            action(self.journal, entry_id)
-
-    def _entry_id(self, handle: TaskHandle) -> int | None:
-        """The journal entry of ``handle``'s task, if it was journalled."""
-        if self.journal is None:
-            return None
-        entry = self.journal.find(self.transport.base_url, handle.task_id)
-        return None if entry is None else entry.id
-
     def status(self, handle: TaskHandle, *, deadline: float | None = None) -> TaskStatus:
         """Query a task once. Shortly after a submit, "not visible yet" comes back as ``QUEUED``."""
         entry = self.model(handle.model)
@@ -263,7 +279,7 @@ class Client:
         try:
             reply = transport.send(request, profile=handle.profile, idempotent=True, deadline=deadline)
         except (InvalidRequestError, NotFoundError) as error:
-            if time.time() - handle.submitted_at < self.visibility_grace:
+            if self._not_visible_yet(handle):
                 return TaskStatus(state=TaskState.QUEUED, raw=None)
             raise error
         except APIError as error:
@@ -272,23 +288,55 @@ class Client:
                     state=TaskState.FAILED, fail_code=str(error.code), fail_message=error.kie_message or None
                 )
             raise
+        if isinstance(reply, Mapping) and reply.get("data") is None:  # seen live while a task is processing
+            if self._not_visible_yet(handle):
+                return TaskStatus(state=TaskState.QUEUED, raw=reply)
+            raise NotFoundError(
+                f"Kie holds no record of task {handle.task_id} (the status reply has no data); check the task id",
+                http_status=200,
+                code=reply.get("code") if isinstance(reply.get("code"), int) else None,
+            )
+        about = task_id_of(reply["data"]) if isinstance(reply.get("data"), Mapping) else None
+        if about is not None and about != handle.task_id:
+            raise ParseError(f"the status reply for task {handle.task_id} is about another task")
         status = self.registry.parse_status(entry, handle.profile, reply)
+        if status.fail_message:
+            status = attrs.evolve(status, fail_message=transport.redact(status.fail_message))
         if status.state is TaskState.SUCCEEDED:
-            status = attrs.evolve(status, urls=self.registry.extract_urls(entry, handle.profile, reply))
+            urls = self.registry.extract_urls(entry, handle.profile, reply)
+            if len(urls) > MAX_RESULT_URLS:
+                raise ParseError(
+                    f"the reply for task {handle.task_id} lists {len(urls)} result URLs; too many to trust"
+                )
+            status = attrs.evolve(status, urls=urls)
         return status
+
+    def _not_visible_yet(self, handle: TaskHandle) -> bool:
+        return time.time() - handle.submitted_at < self.visibility_grace
 
     def wait(
         self, handle: TaskHandle, *, timeout: float | None = None, on_status: StatusCallback | None = None
     ) -> TaskStatus:
         """Poll until the task succeeds (returned), fails (:class:`TaskFailedError`) or ``timeout`` seconds pass
         (:class:`DeadlineExceededError`; default from the model's typical duration)."""
+        timeout = self._timeout(handle.model, timeout)
+        return self._wait(handle, self._clock() + timeout, timeout, on_status)
+
+    def _timeout(self, model: str, timeout: float | None) -> float:
+        """``timeout`` checked, or the model's default deadline."""
+        if timeout is None:
+            return default_timeout(self.model(model).spec.typical_seconds)
+        return _positive(timeout, "the timeout")
+
+    def _wait(
+        self, handle: TaskHandle, deadline: float, timeout: float, on_status: StatusCallback | None
+    ) -> TaskStatus:
         typical = self.model(handle.model).spec.typical_seconds
-        timeout = default_timeout(typical) if timeout is None else timeout
-        deadline = self._clock() + timeout
+        base_url = self.transport.base_url
         last: TaskStatus | None = None
         since_submit = time.time() - handle.submitted_at
         if since_submit < self.poll_interval:
-            self._sleep(min(self.poll_interval - since_submit, timeout))
+            self._sleep(max(0.0, min(self.poll_interval - since_submit, deadline - self._clock())))
         while True:
             try:
                 status = self.status(handle, deadline=deadline)
@@ -300,8 +348,7 @@ class Client:
                     on_status(status)
                 if status.state is TaskState.SUCCEEDED and not status.urls:
                     raise ParseError(f"task {handle.task_id} succeeded but the reply lists no result URLs")
-                if status.state.terminal:
-                    self._record(self._entry_id(handle), functools.partial(Journal.observed, status=status))
+                self._recorder.observed(base_url, handle, status)
                 if status.state is TaskState.SUCCEEDED:
                     return status
                 if status.state is TaskState.FAILED:
@@ -309,7 +356,7 @@ class Client:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 timed_out = DeadlineExceededError(handle, timeout, last)
-                self._record(self._entry_id(handle), functools.partial(Journal.note_error, error=str(timed_out)))
+                self._recorder.note_error(base_url, handle, str(timed_out))
                 raise timed_out
             elapsed = time.time() - handle.submitted_at
             self._sleep(min(poll_delay(elapsed, typical_seconds=typical, interval=self.poll_interval), remaining))
@@ -321,24 +368,55 @@ class Client:
         output_dir: str | os.PathLike[str] = ".",
         *,
         if_exists: IfExists = "error",
+        deadline: float | None = None,
     ) -> tuple[Path, ...]:
         """Save every result of a succeeded task into ``output_dir`` as ``<task id>[_<n>].<ext>``.
 
-        A result URL the file host refuses (expired) is exchanged for a fresh link from Kie once.
+        A result URL the file host refuses (expired) is exchanged for a fresh link from Kie once. Every result
+        is tried even when one fails; the first failure is raised after the others were tried.
         ``if_exists``: ``"error"`` (never overwrite), ``"overwrite"``, or ``"keep"`` an existing file.
+        ``deadline`` (a ``clock()`` value) bounds every download.
         """
-        directory = Path(output_dir)
+        return self._download(handle, status, Path(output_dir), if_exists, deadline, present={})
+
+    def _download(
+        self,
+        handle: TaskHandle,
+        status: TaskStatus,
+        directory: Path,
+        if_exists: IfExists,
+        deadline: float | None,
+        present: dict[int, Path],
+    ) -> tuple[Path, ...]:
+        base_url = self.transport.base_url
         count = len(status.urls)
-        files = []
+        files: dict[int, Path] = dict(present)
+        failures: list[KieError] = []
         for index, url in enumerate(status.urls):
+            if index in files:
+                continue
             name = _namer(handle.task_id, index, count)
             try:
-                path = self.downloader.fetch(url, directory, name, if_exists=if_exists)
-            except LinkExpiredError:
-                path = self.downloader.fetch(self.fresh_link(handle, url), directory, name, if_exists=if_exists)
-            files.append(path)
-        self._record(self._entry_id(handle), functools.partial(Journal.downloaded, files=files))
-        return tuple(files)
+                try:
+                    path = self.downloader.fetch(url, directory, name, if_exists=if_exists, deadline=deadline)
+                except LinkExpiredError as expired:
+                    try:
+                        fresh = self.fresh_link(handle, url)
+                    except KieError as error:
+                        raise DownloadError(f"{expired}, and Kie gave no fresh link ({error})") from None
+                    path = self.downloader.fetch(fresh, directory, name, if_exists=if_exists, deadline=deadline)
+            except KieError as error:
+                failures.append(error)
+                continue
+            files[index] = path
+            self._recorder.saved(base_url, handle, path)
+        if failures:
+            if len(failures) > 1:
+                raise DownloadError(f"{len(failures)} of {count} results could not be saved; the first: {failures[0]}")
+            raise failures[0]
+        ordered = tuple(files[index] for index in range(count))
+        self._recorder.downloaded(base_url, handle, ordered)
+        return ordered
 
     def fresh_link(self, handle: TaskHandle, url: str) -> str:
         """A new download link (valid about 20 minutes) for ``url``, a result of ``handle``'s task."""
@@ -362,20 +440,26 @@ class Client:
         """Submit, wait, and (unless ``download=False``) save every result: the whole journey in one call.
 
         ``prompt`` is the prompt text or a whole :class:`GenerationRequest`; ``params`` set or override fields.
+        ``timeout`` bounds the whole generation, downloads included. Everything that can be checked locally
+        (parameters, the timeout, an output folder that can be created and written) is checked before anything
+        is sent.
         """
         request = prompt if isinstance(prompt, GenerationRequest) else None
         if isinstance(prompt, str):
             params["prompt"] = prompt
         prepared = self.prepare(model, request, profile=profile, **params)
-        handle = self._submit(prepared, output_dir=str(Path(output_dir).resolve()) if download else None)
+        timeout = self._timeout(model, timeout)
+        directory = check_output_dir(output_dir) if download else None
+        handle = self._submit(prepared, output_dir=str(directory) if directory is not None else None)
+        deadline = self._clock() + timeout
         if on_submit is not None:
             on_submit(handle)
-        status = self.wait(handle, timeout=timeout, on_status=on_status)
-        if download:
-            files = self.download(handle, status, output_dir)
+        status = self._wait(handle, deadline, timeout, on_status)
+        if directory is not None:
+            files = self._download(handle, status, directory, "error", deadline, present={})
         else:  # the URLs were all that was asked for: nothing is left to resume
             files = ()
-            self._record(self._entry_id(handle), functools.partial(Journal.downloaded, files=[]))
+            self._recorder.downloaded(self.transport.base_url, handle, [])
         return GenerationResult(handle=handle, status=status, files=files)
 
     def resume(
@@ -387,32 +471,105 @@ class Client:
         on_status: StatusCallback | None = None,
     ) -> GenerationResult:
         """Finish a task without submitting anything: wait if it is still running, then download what is
-        missing (files already saved are kept). ``task`` is a journal entry or a stored handle (its journal
-        entry, if any, is kept up to date). ``output_dir`` defaults to the one the task was started with."""
+        missing (files already saved, by the journal's record or on disk, are not fetched again). ``task`` is a
+        journal entry or a stored handle (its journal entry, if any, is kept up to date). ``output_dir``
+        defaults to the one the task was started with.
+
+        A journal entry is claimed first: :class:`TaskBusyError` if another live process is handling it,
+        :class:`WrongKeyError` if it was created with another key or at another host than this client's.
+        """
         if isinstance(task, TaskHandle):
             entry = self.journal.find(self.transport.base_url, task.task_id) if self.journal is not None else None
             if entry is None:
-                status = self.wait(task, timeout=timeout, on_status=on_status)
-                files = self._download_missing(task, status, output_dir or ".")
+                timeout = self._timeout(task.model, timeout)
+                status = self._wait(task, self._clock() + timeout, timeout, on_status)
+                files = self._download_missing(task, status, Path(output_dir or "."), recorded=())
                 return GenerationResult(handle=task, status=status, files=files)
             task = entry
         handle = task.handle
         if handle is None or task.state not in (JournalState.SUBMITTED, JournalState.SUCCEEDED):
             raise UsageError(f"journal entry {task.id} ({task.state.value}) cannot be resumed")
+        self._claim(task)
+        timeout = self._timeout(handle.model, timeout)
+        deadline = self._clock() + timeout
         if task.state is JournalState.SUCCEEDED:
             status = TaskStatus(state=TaskState.SUCCEEDED, urls=task.urls)
         else:
-            status = self.wait(handle, timeout=timeout, on_status=on_status)
-        files = self._download_missing(handle, status, output_dir if output_dir is not None else task.output_dir)
+            status = self._wait(handle, deadline, timeout, on_status)
+        directory = Path(output_dir if output_dir is not None else task.output_dir or ".")
+        files = self._download_missing(handle, status, directory, recorded=task.files, deadline=deadline)
         return GenerationResult(handle=handle, status=status, files=files)
 
+    def _claim(self, entry: JournalEntry) -> None:
+        if entry.key_fingerprint is not None and entry.key_fingerprint != self.key_fingerprint:
+            raise WrongKeyError(
+                f"task {entry.task_id} was created with another API key or at another host than {entry.base_url};"
+                " set the key it was created with to resume it"
+            )
+        if self.journal is not None and not self.journal.claim(entry.id):
+            raise TaskBusyError(f"task {entry.task_id} is being handled by another running process")
+        self._recorder.adopt(entry)
+
+    def abandon(self, task: JournalEntry | TaskHandle) -> None:
+        """Give up on an unfinished task: it is no longer waited on, resumed or announced. Needs a journal."""
+        if self.journal is None:
+            raise UsageError("abandoning a task needs a journal")
+        entry = task if isinstance(task, JournalEntry) else self.journal.find(self.transport.base_url, task.task_id)
+        if entry is None:
+            raise UsageError(f"task {task.task_id} is not in the journal")
+        self.journal.abandon(entry.id)
+
     def _download_missing(
-        self, handle: TaskHandle, status: TaskStatus, output_dir: str | os.PathLike[str] | None
+        self,
+        handle: TaskHandle,
+        status: TaskStatus,
+        directory: Path,
+        *,
+        recorded: tuple[str, ...],
+        deadline: float | None = None,
     ) -> tuple[Path, ...]:
-        directory = Path(output_dir or ".")
-        if directory.is_dir():
+        """Download only the results that are neither recorded as saved nor already on disk."""
+        count = len(status.urls)
+        present: dict[int, Path] = {}
+        for index in range(count):
+            stem = file_name(handle.task_id, index, count, "x").removesuffix(".x")
+            kept = [Path(file) for file in recorded if Path(file).stem == stem and Path(file).is_file()]
+            found = kept[0] if kept else existing_result(directory, handle.task_id, index, count)
+            if found is not None:
+                present[index] = found
+        if len(present) < count and directory.is_dir():
             remove_partials(directory, handle.task_id)  # left by a download that was killed
-        return self.download(handle, status, directory, if_exists="keep")
+        return self._download(handle, status, directory, "keep", deadline, present=present)
+
+
+def check_output_dir(output_dir: str | os.PathLike[str]) -> Path:
+    """The output folder, resolved, created if needed and proved writable; :class:`UsageError` otherwise, so a
+    generation never pays for images it could not save."""
+    directory = Path(output_dir).expanduser().resolve()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UsageError(f"cannot save images in {directory}: {reason}; choose another folder with -o") from None
+    return directory
+
+
+def _positive(value: float, what: str, *, zero: bool = False) -> float:
+    """``value`` if it is a finite number above 0 (or 0, with ``zero``); :class:`UsageError` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UsageError(f"{what} must be a number of seconds, not {value!r}")
+    if value < 0 or (value == 0 and not zero):
+        raise UsageError(f"{what} must be more than 0 seconds, not {value:g}")
+    return float(value)
+
+
+def _is_private(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_private
+    except ValueError:
+        return False
 
 
 def _namer(task_id: str, index: int, count: int) -> Callable[[str], str]:

@@ -12,7 +12,11 @@ Every create request gets an entry, written *before* the request is sent; each l
 Repeating a call with the same facts is a no-op; any other move raises ``ValueError``. ``abandoned`` is sticky:
 later ``submitted``/``observed`` calls (a process racing the user's abandon) record their facts but keep it
 abandoned, and ``downloaded`` still records the files. Unknown entry ids raise ``KeyError``; a journal that
-cannot be opened or written raises :class:`JournalError`. The journal never sees the API key or any header.
+cannot be opened or written raises :class:`JournalError` (``transient`` when only a lock was in the way). The
+journal never sees the API key or any header: entries carry only a fingerprint of the key that created them.
+
+When a write fails after a create was answered, the client appends the task's facts to a plain
+:class:`~kiecore.journal_fallback.FallbackLog` beside the journal; opening the journal merges them back in.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import contextlib
 import enum
 import json
 import os
+import shutil
 import sqlite3
 import sys
 import threading
@@ -32,13 +37,18 @@ from typing import Any
 import attrs
 
 from kiecore.errors import KieError
+from kiecore.journal_fallback import FallbackLog, FallbackRecord
 from kiecore.model import GenerationRequest, Profile, TaskHandle, TaskState, TaskStatus
 from kiecore.serialization import from_json, to_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: A ``submitting`` row older than this (seconds) is reported as uncertain even if its process still lives.
 STALE_SUBMIT_SECONDS = 600.0
 BUSY_TIMEOUT_SECONDS = 10.0
+#: A journal on a file system with less free space than this refuses new submits (:meth:`Journal.check`).
+MIN_FREE_BYTES = 1024 * 1024
+#: The longest server text (failure message, error) stored, in characters.
+MAX_TEXT = 2000
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tasks (
@@ -49,10 +59,19 @@ _SCHEMA = (
     "CREATE UNIQUE INDEX IF NOT EXISTS tasks_task_id ON tasks (base_url, task_id) WHERE task_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state)",
 )
+#: From schema version 1: entries remember which key created them (a fingerprint, never the key).
+_MIGRATIONS = {1: ("ALTER TABLE tasks ADD COLUMN key_fingerprint TEXT",)}
 
 
 class JournalError(KieError):
-    """The journal could not be opened, read or written (permissions, a locked or corrupt file, a newer schema)."""
+    """The journal could not be opened, read or written (permissions, a locked or corrupt file, a newer schema).
+
+    ``transient`` is true when only another process's lock was in the way: the same write may succeed later.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class JournalState(enum.StrEnum):
@@ -92,6 +111,7 @@ class JournalEntry:
     created_at: float
     updated_at: float
     pid: int | None = None
+    key_fingerprint: str | None = None
 
     @property
     def handle(self) -> TaskHandle | None:
@@ -141,9 +161,24 @@ def _create_file(path: Path) -> None:
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
 
 
+def clean_text(text: str | None) -> str | None:
+    """Server text as stored: first line only, at most :data:`MAX_TEXT` characters, and anything UTF-8 cannot
+    encode (a lone surrogate) replaced, so one odd message never makes an entry unwritable or unreadable."""
+    if text is None:
+        return None
+    lines = str(text).strip().splitlines()
+    first = lines[0] if lines else ""
+    return first[:MAX_TEXT].encode("utf-8", "replace").decode("utf-8")
+
+
 def _first_line(error: str) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else ""
+    return clean_text(error) or ""
+
+
+def _is_transient(error: sqlite3.Error) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and any(
+        word in str(error).lower() for word in ("locked", "busy")
+    )
 
 
 class Journal:
@@ -153,32 +188,40 @@ class Journal:
     waiting up to 10 s for a lock). Each write is one ``BEGIN IMMEDIATE`` transaction, committed before it returns.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS
+    ) -> None:
         self.path = Path(path) if path is not None else default_path()
+        self.busy_timeout = busy_timeout
+        self.fallback = FallbackLog.beside(self.path)
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         try:
             _create_file(self.path)
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-            )
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             with self._write() as db:
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
                     raise JournalError(f"the task journal {self.path} was written by a newer kiecore")
-                if version < SCHEMA_VERSION:
+                if version == 0:
                     for statement in _SCHEMA:
                         db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    version = 1
+                for old in range(version, SCHEMA_VERSION):
+                    for statement in _MIGRATIONS[old]:
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (OSError, sqlite3.Error, JournalError) as error:
             self.close()
             if isinstance(error, JournalError):
                 raise
             raise JournalError(f"cannot open the task journal {self.path}: {error}") from error
+        with contextlib.suppress(JournalError):  # still failing: the log stays for a later open
+            self.merge_fallback()
 
     def close(self) -> None:
         """Close the connection; further calls raise :class:`JournalError`. Safe to call twice."""
@@ -201,7 +244,7 @@ class Journal:
             try:
                 yield self._db
             except sqlite3.Error as error:
-                raise JournalError(f"task journal {self.path}: {error}") from error
+                raise JournalError(f"task journal {self.path}: {error}", transient=_is_transient(error)) from error
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -217,20 +260,45 @@ class Journal:
 
     # -- writes --------------------------------------------------------------------------------------
 
+    def check(self) -> None:
+        """Raise :class:`JournalError` unless the journal can record a submit now: its pages pass SQLite's quick
+        check, a write lock can be had, and its file system has :data:`MIN_FREE_BYTES` free. Cheap: call it
+        before the first submit of a run, so that nothing is paid for that could not be recorded."""
+        with self._connection() as db:
+            verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if verdict != "ok":
+                raise JournalError(f"the task journal {self.path} is damaged ({verdict}); move it aside and retry")
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError as error:
+            raise JournalError(f"cannot check the free space beside {self.path}: {error}") from error
+        if free < MIN_FREE_BYTES:
+            raise JournalError(f"the disk holding the task journal {self.path} is full; free some space first")
+
     def begin_submit(
-        self, *, model: str, profile: Profile, base_url: str, request: GenerationRequest, output_dir: str | None
+        self,
+        *,
+        model: str,
+        profile: Profile,
+        base_url: str,
+        request: GenerationRequest,
+        output_dir: str | None,
+        key_fingerprint: str | None = None,
     ) -> int:
         """Record a create request about to be sent (state ``submitting``); returns the new entry's id.
 
-        Call it before sending; if it raises, send nothing. ``base_url`` is stored without a trailing slash.
+        Call it before sending; if it raises, send nothing. ``base_url`` is stored without a trailing slash;
+        ``key_fingerprint`` (:func:`kiecore.redaction.key_fingerprint`) says which key may resume the task.
         """
         now = time.time()
         row = (model, Profile(profile).value, base_url.rstrip("/"), json.dumps(to_json(request)), output_dir)
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO tasks (model, profile, base_url, request, output_dir, state, created_at, updated_at,"
-                " pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row, _S.SUBMITTING.value, now, now, os.getpid()),
+                " pid, key_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, _S.SUBMITTING.value, now, now, os.getpid(), key_fingerprint),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -288,7 +356,11 @@ class Journal:
             elif status.state is TaskState.FAILED:
                 if state in (_S.SUBMITTED, _S.FAILED, _S.ABANDONED):
                     new = _S.ABANDONED if state is _S.ABANDONED else _S.FAILED
-                    return {"state": new.value, "fail_code": status.fail_code, "fail_message": status.fail_message}
+                    failure = {
+                        "fail_code": clean_text(status.fail_code),
+                        "fail_message": clean_text(status.fail_message),
+                    }
+                    return {"state": new.value, **failure}
             else:
                 return {}
             raise ValueError(f"journal entry {entry_id} is {state}: it cannot have {status.state}")
@@ -301,6 +373,35 @@ class Journal:
         self._change(
             entry_id, self._from(entry_id, {_S.SUCCEEDED, _S.DOWNLOADED, _S.ABANDONED}, _S.DOWNLOADED, files=paths)
         )
+
+    def saved(self, entry_id: int, file: Path) -> None:
+        """One result of a ``succeeded`` entry is on disk: add ``file`` to its recorded files (state unchanged), so
+        a later resume fetches only the others."""
+
+        def decide(db: sqlite3.Connection, state: JournalState, _task_id: str | None) -> dict[str, Any]:
+            if state not in (_S.SUCCEEDED, _S.ABANDONED, _S.DOWNLOADED):
+                raise ValueError(f"journal entry {entry_id} is {state}: it has no results to save")
+            files = json.loads(db.execute("SELECT files FROM tasks WHERE id = ?", (entry_id,)).fetchone()[0])
+            return {"files": json.dumps(list(dict.fromkeys([*files, str(file)])))}
+
+        self._change(entry_id, decide)
+
+    def claim(self, entry_id: int) -> bool:
+        """Make this process the entry's owner unless another live process owns it; returns whether it did.
+
+        Atomic across processes: of two resumes of one task, only one gets it.
+        """
+        with self._write() as db:
+            row = db.execute("SELECT pid, updated_at FROM tasks WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no journal entry {entry_id}")
+            owner = row["pid"]
+            if owner not in (None, os.getpid()):
+                alive = process_alive(owner)  # None (unknowable): a recent write counts as a live owner
+                if alive or (alive is None and time.time() - row["updated_at"] < STALE_SUBMIT_SECONDS):
+                    return False
+            db.execute("UPDATE tasks SET pid = ?, updated_at = ? WHERE id = ?", (os.getpid(), time.time(), entry_id))
+            return True
 
     def abandon(self, entry_id: int) -> None:
         """The user gives up on an unfinished entry: it leaves ``resumable()`` and ``attention()`` for good."""
@@ -348,6 +449,12 @@ class Journal:
         found = self._select("WHERE base_url = ? AND task_id = ?", (base_url.rstrip("/"), task_id))
         return found[0] if found else None
 
+    def lookup(self, name: str) -> list[JournalEntry]:
+        """The entries ``name`` means on the command line: an entry id (all digits) or a task id at any host."""
+        if name.isdigit():
+            return self._select("WHERE id = ? OR task_id = ?", (int(name), name))
+        return self._select("WHERE task_id = ?", (name,))
+
     def entries(
         self, *, states: Collection[JournalState] | None = None, limit: int | None = None
     ) -> list[JournalEntry]:
@@ -382,6 +489,46 @@ class Journal:
             found.append(entry)
         return found
 
+    # -- the fallback log ------------------------------------------------------------------------------
+
+    def merge_fallback(self) -> int:
+        """Bring the facts in :attr:`fallback` into the journal (a no-op when it is empty); returns how many
+        tasks were merged. The log is emptied only once every record is in: a :class:`JournalError` leaves it
+        for next time."""
+        with self.fallback.locked() as held:
+            if not held.records:
+                return 0
+            for record in held.records:
+                self._merge(record)
+            held.clear()
+            return len(held.records)
+
+    def _merge(self, record: FallbackRecord) -> None:
+        entry = self.find(record.base_url, record.task_id)
+        entry_id = entry.id if entry is not None else record.entry_id
+        if entry is None and (entry_id is None or not self._select("WHERE id = ? AND task_id IS NULL", (entry_id,))):
+            entry_id = self.begin_submit(
+                model=record.model,
+                profile=record.profile,
+                base_url=record.base_url,
+                request=record.request,
+                output_dir=record.output_dir,
+                key_fingerprint=record.key_fingerprint,
+            )
+        assert entry_id is not None
+        state = JournalState(record.state)
+        steps: list[Callable[[], None]] = [lambda: self.submitted(entry_id, record.handle)]
+        if state in (_S.SUCCEEDED, _S.DOWNLOADED):
+            steps.append(lambda: self.observed(entry_id, TaskStatus(state=TaskState.SUCCEEDED, urls=record.urls)))
+        if state is _S.FAILED:
+            failed = TaskStatus(state=TaskState.FAILED, fail_code=record.fail_code, fail_message=record.fail_message)
+            steps.append(lambda: self.observed(entry_id, failed))
+        if state is _S.DOWNLOADED:
+            steps.append(lambda: self.downloaded(entry_id, [Path(file) for file in record.files]))
+        for step in steps:
+            with contextlib.suppress(ValueError):  # the journal already knows better (e.g. downloaded)
+                step()
+
     def _select(self, clause: str, params: Sequence[Any]) -> list[JournalEntry]:
         with self._connection() as db:
             rows = db.execute(f"SELECT * FROM tasks {clause}", tuple(params)).fetchall()
@@ -407,4 +554,5 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         pid=row["pid"],
+        key_fingerprint=row["key_fingerprint"],
     )

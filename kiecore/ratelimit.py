@@ -95,6 +95,11 @@ class AccountLimiter:
             return self._tasks[task_id]
 
 
+def account_fingerprint(base_url: str, api_key: str) -> str:
+    """A stable name for one key at one API host that does not reveal the key (a SHA-256 digest)."""
+    return hashlib.sha256(f"{base_url.rstrip('/')}\n{api_key}".encode()).hexdigest()
+
+
 _SHARED: dict[tuple[str, RateLimits], AccountLimiter] = {}
 _SHARED_LOCK = threading.Lock()
 
@@ -108,7 +113,7 @@ def account_limiter(
     sleep: Callable[[float], None] = time.sleep,
 ) -> AccountLimiter:
     """The process-wide limiter for this key on this host: every client using them shares it."""
-    account = hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()  # never keep the key itself
+    account = account_fingerprint(base_url, api_key)
     with _SHARED_LOCK:
         key = (account, limits)
         if key not in _SHARED:

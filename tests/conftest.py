@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from kiecore.client import Client
 from kiecore.emulator import Emulator
 from kiecore.registry import PluginInfo, Registry
-from kiecore.testing.endtoend import emulator_client
+from kiecore.testing.endtoend import FAST_RETRY, emulator_client
 from tests import sample_plugin
 
 
@@ -48,3 +49,22 @@ def _private_journal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
         del os.environ["KIECORE_JOURNAL"]
     else:
         os.environ["KIECORE_JOURNAL"] = previous
+
+
+@pytest.fixture
+def make_client(kie_emulator: Emulator, kie_registry: Registry) -> Iterator[Callable[..., Client]]:
+    """``make_client(api_key, journal=None, **options)``: clients of the emulator serving every installed model,
+    polling and retrying at emulator speed, without client-side limits; closed after the test."""
+    clients: list[Client] = []
+
+    def make(api_key: str, journal: Any = None, **options: Any) -> Client:
+        settings: dict[str, Any] = {"poll_interval": 0.05, "retry": FAST_RETRY, "rate_limits": None, **options}
+        client = Client(
+            api_key=api_key, base_url=kie_emulator.base_url, registry=kie_registry, journal=journal, **settings
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()

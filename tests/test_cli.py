@@ -258,3 +258,40 @@ def test_every_installed_model_generates_in_each_of_its_profiles(
     code, out, err = kie("generate", model, "a lighthouse", "-o", str(tmp_path), "--profile", profile, *options)
     assert code == 0, err
     assert out.splitlines() and all(check_image(Path(line)) for line in out.splitlines())
+
+
+@pytest.mark.parametrize("option", [["--timeout", "-5"], ["--timeout", "nan"], ["--poll-interval", "-1"]])
+def test_bad_numbers_exit_2_before_anything_is_sent(
+    kie_emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    option: list[str],
+) -> None:
+    monkeypatch.setenv("KIE_API_KEY", KEY)
+    monkeypatch.setenv("KIE_BASE_URL", kie_emulator.base_url)
+    code = main(["generate", "nbp", "a fox", "-o", str(tmp_path), *option])
+    assert code == 2 and capsys.readouterr().err.startswith("kie: error:") and kie_emulator.requests == []
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]])
+def test_a_key_with_a_control_character_is_never_printed(
+    kie_emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    debug: list[str],
+) -> None:
+    monkeypatch.setenv("KIE_API_KEY", KEY + "\rX")
+    monkeypatch.setenv("KIE_BASE_URL", kie_emulator.base_url)
+    code = main([*debug, "generate", "nbp", "a fox", "-o", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 2 and "control character" in err
+    assert KEY not in out + err and repr(KEY)[1:-1] not in out + err and kie_emulator.requests == []
+
+
+def test_server_text_cannot_drive_the_terminal(kie: Any, kie_emulator: Emulator, tmp_path: Path) -> None:
+    kie_emulator.inject("fail_task", message="flagged\x1b[2J\x1b]0;owned\x07 prompt")
+    code, _, err = kie("generate", "nbp", "a fox", "-o", str(tmp_path))
+    assert code == 4 and "\x1b" not in err and "\x07" not in err
+    assert "flagged\\x1b[2J\\x1b]0;owned\\x07 prompt" in err

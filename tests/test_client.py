@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,8 @@ from kiecore.errors import (
     InvalidParameterError,
     InvalidRequestError,
     MissingAPIKeyError,
+    NotFoundError,
+    ParseError,
     SubmitUncertainError,
     TaskFailedError,
     UsageError,
@@ -201,3 +205,100 @@ def test_existing_files_are_not_overwritten(client: Client, emulator: Emulator, 
     assert result.files[0].read_bytes() == before
     assert client.download(result.handle, result.status, tmp_path, if_exists="overwrite") == result.files
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+# -- edges: replies, keys, local checks (issue: edges) -------------------------------------------------
+
+
+def test_a_status_reply_with_null_data_is_not_visible_yet_then_an_error(
+    client: Client, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.inject("invisible", times=3, reply="null_data")
+    result = client.generate("test/market", "a fox", output_dir=tmp_path)
+    assert result.files and emulator.faults.fired("invisible") == 3
+    client.visibility_grace = 0.0
+    emulator.inject("invisible", times=1, reply="null_data")
+    handle = client.submit("test/market", prompt="a fox")
+    with pytest.raises(NotFoundError, match="no record"):
+        client.status(handle)
+
+
+def test_a_status_reply_about_another_task_is_a_parse_error(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    handle = client.submit("test/market", prompt="a fox")
+    real = client.transport.send
+
+    def other_task(request: Any, **kwargs: Any) -> Any:
+        reply = real(request, **kwargs)
+        reply["data"]["taskId"] = "someone-elses-task"
+        return reply
+
+    monkeypatch.setattr(client.transport, "send", other_task)
+    with pytest.raises(ParseError, match="another task"):
+        client.status(handle)
+
+
+def test_too_many_result_urls_are_refused(client: Client, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    emulator.task_seconds = 0.0
+    handle = client.submit("test/market", prompt="a fox")
+    real = client.transport.send
+
+    def flood(request: Any, **kwargs: Any) -> Any:
+        reply = real(request, **kwargs)
+        reply["data"]["resultJson"] = json.dumps({"resultUrls": [f"https://cdn.example/{n}.png" for n in range(65)]})
+        return reply
+
+    monkeypatch.setattr(client.transport, "send", flood)
+    with pytest.raises(ParseError, match="65 result URLs"):
+        client.status(handle)
+
+
+@pytest.mark.parametrize("key", [f" {KEY}\n", f"{KEY}\r\n", f"\t{KEY} "])
+def test_surrounding_white_space_is_stripped_from_the_key(
+    emulator: Emulator, sample_registry: Registry, tmp_path: Path, key: str
+) -> None:
+    with Client(api_key=key, base_url=emulator.base_url, registry=sample_registry, poll_interval=0.05) as client:
+        assert client.generate("test/market", "a fox", output_dir=tmp_path).files
+    assert all(r.headers.get("Authorization") == f"Bearer {KEY}" for r in emulator.requests if r.server == "api")
+
+
+@pytest.mark.parametrize("key", [f"{KEY}\rX", f"{KEY}\x00", f"a\nb{KEY}"])
+def test_a_key_with_a_control_character_is_refused_before_anything_is_sent(
+    emulator: Emulator, sample_registry: Registry, tmp_path: Path, key: str
+) -> None:
+    with (
+        Client(api_key=key, base_url=emulator.base_url, registry=sample_registry) as client,
+        pytest.raises(UsageError) as caught,
+    ):
+        client.generate("test/market", "a fox", output_dir=tmp_path)
+    assert KEY not in str(caught.value) and repr(key)[1:-1] not in str(caught.value)
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize("timeout", [-1.0, 0.0, float("nan"), float("inf")])
+def test_a_bad_timeout_is_refused_before_anything_is_sent(
+    client: Client, emulator: Emulator, tmp_path: Path, timeout: float
+) -> None:
+    with pytest.raises(UsageError, match="timeout"):
+        client.generate("test/market", "a fox", output_dir=tmp_path, timeout=timeout)
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize("interval", [-2.0, 0.0, float("nan")])
+def test_a_bad_poll_interval_is_refused(emulator: Emulator, interval: float) -> None:
+    with pytest.raises(UsageError, match="poll interval"):
+        Client(api_key=KEY, base_url=emulator.base_url, poll_interval=interval)
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_anything_is_sent(
+    client: Client, emulator: Emulator, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    with pytest.raises(UsageError, match="cannot save images"):
+        client.generate("test/market", "a fox", output_dir=not_a_folder / "sub")
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(UsageError, match="cannot save images"):
+            client.generate("test/market", "a fox", output_dir=locked)
+    assert emulator.requests == []

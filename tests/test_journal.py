@@ -48,6 +48,7 @@ DOCUMENTED_COLUMNS = {
     "created_at",
     "updated_at",
     "pid",
+    "key_fingerprint",
 }
 S = JournalState
 
@@ -361,7 +362,8 @@ def test_processes_write_at_the_same_time(tmp_path: Path) -> None:
 def test_the_journal_never_holds_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KIE_API_KEY", SAMPLE_KEY)
     parameters = set(inspect.signature(Journal.begin_submit).parameters)
-    assert parameters == {"self", "model", "profile", "base_url", "request", "output_dir"}
+    # a fingerprint (a SHA-256 digest of host and key) says which key may resume a task; never the key
+    assert parameters == {"self", "model", "profile", "base_url", "request", "output_dir", "key_fingerprint"}
     path = tmp_path / "journal.sqlite3"
     with Journal(path) as journal:
         entry_id = begin(journal, extra={"isEnhance": True, "style": "photo", "steps": 30})
@@ -425,9 +427,29 @@ def test_journal_uses_wal_and_a_schema_version(journal: Journal) -> None:
     begin(journal)
     with sqlite3.connect(journal.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     with Journal(journal.path) as again:  # reopening keeps what is there
         assert len(again.entries()) == 1
+
+
+def test_a_version_1_journal_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE tasks (id INTEGER PRIMARY KEY, model TEXT NOT NULL, profile TEXT NOT NULL, base_url TEXT"
+            " NOT NULL, request TEXT NOT NULL, output_dir TEXT, task_id TEXT, state TEXT NOT NULL, urls TEXT NOT NULL"
+            " DEFAULT '[]', files TEXT NOT NULL DEFAULT '[]', fail_code TEXT, fail_message TEXT, error TEXT,"
+            " submitted_at REAL, created_at REAL NOT NULL, updated_at REAL NOT NULL, pid INTEGER)"
+        )
+        db.execute(
+            "INSERT INTO tasks (model, profile, base_url, request, task_id, state, submitted_at, created_at,"
+            " updated_at) VALUES ('m', 'live', ?, '{}', 'task-1', 'submitted', 1, 1, 1)",
+            (BASE,),
+        )
+        db.execute("PRAGMA user_version = 1")
+    with Journal(path) as journal:
+        (entry,) = journal.resumable()
+        assert entry.task_id == "task-1" and entry.key_fingerprint is None
 
 
 def test_entries_are_plain_values(journal: Journal) -> None:

@@ -9,7 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +23,15 @@ from kiecore.model import TaskHandle, TaskState
 from kiecore.ratelimit import RateLimits
 from kiecore.registry import Registry
 from kiecore.serialization import from_json, to_json
-from kiecore.testing.chaos import CASES, FaultCase, run_case, run_kill_and_resume
+from kiecore.testing.chaos import (
+    CASES,
+    JOURNAL_CASES,
+    FaultCase,
+    run_case,
+    run_journal_case,
+    run_kill_and_resume,
+    run_slow_case,
+)
 from kiecore.testing.endtoend import FAST_RETRY
 from kiecore.webhooks import handle_callback
 
@@ -46,20 +54,9 @@ def test_killed_processes_are_resumed_without_resubmitting(tmp_path: Path) -> No
 
 
 @pytest.fixture
-def journalled(kie_emulator: Emulator, kie_registry: Registry, tmp_path: Path) -> Iterator[tuple[Client, Journal]]:
-    with (
-        Journal(tmp_path / "journal.sqlite3") as journal,
-        Client(
-            api_key=KEY,
-            base_url=kie_emulator.base_url,
-            registry=kie_registry,
-            journal=journal,
-            poll_interval=0.05,
-            retry=FAST_RETRY,
-            rate_limits=None,
-        ) as client,
-    ):
-        yield client, journal
+def journalled(make_client: Any, tmp_path: Path) -> Iterator[tuple[Client, Journal]]:
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        yield make_client(KEY, journal), journal
 
 
 def test_the_journal_follows_a_task_to_its_files(journalled: tuple[Client, Journal], tmp_path: Path) -> None:
@@ -247,3 +244,18 @@ def test_fuzzed_command_lines_fail_cleanly_before_sending(
             code = int(exit_.code or 0)
     assert code == 2, err.getvalue()
     assert "Traceback" not in err.getvalue() and "internal error" not in err.getvalue()
+
+
+@pytest.mark.parametrize("name", list(JOURNAL_CASES))
+def test_every_journal_fault_keeps_the_books(kie_registry: Registry, tmp_path: Path, name: str) -> None:
+    outcome = run_journal_case(kie_registry, "nano-banana-pro", name, tmp_path, generations=4, workers=2)
+    assert outcome.faults_injected > 0, "the fault never fired: the run proves nothing"
+    assert outcome.clean and outcome.delivered_generations == 4, outcome
+
+
+@pytest.mark.parametrize("on", ["status", "download"])
+def test_a_dripping_server_cannot_outlast_the_deadline(kie_registry: Registry, tmp_path: Path, on: str) -> None:
+    outcome = run_slow_case(kie_registry, "nano-banana-pro", on, tmp_path, timeout=1.5)
+    assert outcome.error in ("DeadlineExceededError", "DownloadError"), outcome
+    assert outcome.elapsed < outcome.timeout + 1.0, outcome  # a drip of one byte per 0.5 s ran for minutes before
+    assert outcome.delivered_after_resume == outcome.expected == 1, outcome

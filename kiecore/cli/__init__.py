@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("--json", action="store_true", help="print one JSON object per finished task")
 
+    abandon = commands.add_parser("abandon", help="give up on journalled tasks: no longer announced or resumed")
+    abandon.add_argument("ids", nargs="+", metavar="ID", help="a journal entry id or a task id (see `kie tasks`)")
+
     emulator = commands.add_parser("emulator", help="run the Kie API emulator in the foreground")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8787)
@@ -119,9 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``kie``; returns the exit code."""
     args = _parser().parse_args(argv)
     if args.debug:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+        _log_debug()
     module = importlib.import_module(f"kiecore.cli.{args.command}_command")
     try:
         code: int = module.run(args)
@@ -137,15 +138,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(error: Exception, debug: bool) -> int:
+    from kiecore.cli.output import printable
     from kiecore.errors import KieError
+    from kiecore.redaction import redact
 
+    key = (os.environ.get("KIE_API_KEY") or "").strip() or None
     if debug:
         import traceback
 
-        traceback.print_exc()
-    message = str(error).replace(os.environ.get("KIE_API_KEY") or "\0", "***")
+        sys.stderr.write(redact(traceback.format_exc(), key))
+    message = printable(redact(str(error), key))
     if isinstance(error, KieError):
         print(f"kie: error: {message}", file=sys.stderr)
         return error.exit_code
     print(f"kie: internal error: {type(error).__name__}: {message} (run with --debug for details)", file=sys.stderr)
     return 1
+
+
+def _log_debug() -> None:
+    """Log HTTP requests on stderr; no form of the API key ever reaches a line."""
+    import logging
+
+    from kiecore.redaction import RedactingFilter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter((os.environ.get("KIE_API_KEY") or "").strip() or None))
+    logging.basicConfig(level=logging.DEBUG, handlers=[handler])

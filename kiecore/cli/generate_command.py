@@ -7,7 +7,7 @@ import contextlib
 import sys
 
 from kiecore.cli.options import request_fields
-from kiecore.cli.output import Progress, print_json
+from kiecore.cli.output import Progress, print_result
 from kiecore.client import Client
 from kiecore.journal import Journal
 from kiecore.model import TaskHandle
@@ -51,19 +51,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         finally:
             progress.done()
-    if args.json:
-        print_json(
-            {
-                "task_id": result.handle.task_id,
-                "model": result.handle.model,
-                "state": result.status.state.value,
-                "urls": list(result.status.urls),
-                "files": [str(path) for path in result.files],
-            }
-        )
-    else:
-        for line in result.files or result.status.urls:
-            print(line)
+    print_result(result, as_json=args.json)
     return 0
 
 

@@ -6,11 +6,36 @@ import json
 import sys
 from typing import Any, TextIO
 
-from kiecore.model import TaskHandle, TaskStatus
+from kiecore.model import GenerationResult, TaskHandle, TaskStatus
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control and other non-printable characters (escape sequences a server
+    might send) are shown escaped, e.g. ``\x1b``."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def print_json(value: Any, stream: TextIO | None = None) -> None:
     print(json.dumps(value, indent=2, sort_keys=False), file=stream or sys.stdout)
+
+
+def print_result(result: GenerationResult, *, as_json: bool) -> None:
+    """A finished generation on stdout: its saved paths (else its URLs), one a line, or one JSON object."""
+    if as_json:
+        print_json(
+            {
+                "task_id": result.handle.task_id,
+                "model": result.handle.model,
+                "state": result.status.state.value,
+                "urls": list(result.status.urls),
+                "files": [str(path) for path in result.files],
+            }
+        )
+        return
+    for line in result.files or result.status.urls:
+        print(line)
 
 
 class Progress:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kiecore.cli.output import print_json
+from kiecore.cli.output import print_json, printable
 from kiecore.client import Client
 from kiecore.model import Profile, TaskHandle
 
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if status.progress is not None:
         line += f" {status.progress:.0%}"
     if status.fail_code or status.fail_message:
-        line += f" (code {status.fail_code}: {status.fail_message})"
+        line += printable(f" (code {status.fail_code}: {status.fail_message})")
     print(line)
     for url in status.urls:
         print(url)

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import sys
+from pathlib import Path
 
-from kiecore.cli.output import print_json
-from kiecore.journal import Journal, JournalEntry
+from kiecore.cli.output import print_json, printable
+from kiecore.journal import Journal, JournalEntry, JournalError, default_path
+from kiecore.journal_fallback import FallbackLog
 from kiecore.serialization import to_json
 
 LIMIT = 50
 
 
 def run(args: argparse.Namespace) -> int:
-    with Journal(args.journal) as journal:
+    try:
+        journal = Journal(args.journal)  # merges the fallback log in, when there is one
+    except JournalError as error:
+        return _fallback_only(args, error)
+    with journal:
         entries = journal.entries(limit=None if args.all else LIMIT)
         attention = {entry.id for entry in journal.attention()}
     if args.json:
@@ -27,6 +34,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fallback_only(args: argparse.Namespace, error: JournalError) -> int:
+    """While the journal cannot be opened, the tasks its fallback log holds (``kie resume`` finishes them)."""
+    print(f"kie: error: {error}", file=sys.stderr)
+    records = FallbackLog.beside(Path(args.journal) if args.journal else default_path()).records()
+    if args.json:
+        print_json([to_json(record) for record in records])
+    for record in [] if args.json else records:
+        print(f"    -  {'':16}  {record.state:<11} {record.model:<36} {record.task_id:<34} (fallback log)")
+    return error.exit_code
+
+
 def _line(entry: JournalEntry, attention: bool) -> str:
     when = datetime.datetime.fromtimestamp(entry.created_at).strftime("%Y-%m-%d %H:%M")
     state = "uncertain" if attention else entry.state.value
@@ -34,5 +52,5 @@ def _line(entry: JournalEntry, attention: bool) -> str:
     if entry.files:
         detail = f"{len(entry.files)} file(s) in {entry.output_dir or '.'}"
     elif entry.fail_message or entry.error:
-        detail = entry.fail_message or entry.error or ""
+        detail = printable(entry.fail_message or entry.error or "")
     return f"{entry.id:>5}  {when}  {state:<11} {entry.model:<36} {entry.task_id or '-':<34} {detail}".rstrip()
