@@ -482,8 +482,9 @@ class Client:
             entry = self.journal.find(self.transport.base_url, task.task_id) if self.journal is not None else None
             if entry is None:
                 timeout = self._timeout(task.model, timeout)
-                status = self._wait(task, self._clock() + timeout, timeout, on_status)
-                files = self._download_missing(task, status, Path(output_dir or "."), recorded=())
+                deadline = self._clock() + timeout
+                status = self._wait(task, deadline, timeout, on_status)
+                files = self._download_missing(task, status, Path(output_dir or "."), recorded=(), deadline=deadline)
                 return GenerationResult(handle=task, status=status, files=files)
             task = entry
         handle = task.handle
