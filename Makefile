@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
 
 # Generate one image with every installed model through `kie generate --emulator`, into ./out.
 demo: $(VENV)/.installed
-	$(BIN)/python -m kiecore.emulator.demo out
+	$(BIN)/kie demo out
 
 test: lint typecheck unit isolation
 

@@ -11,8 +11,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the harness is tests/chaos.py, not shipped
+
 from kiecore.loading import load_registry
-from kiecore.testing.chaos import (
+from tests.chaos import (
     CASES,
     JOURNAL_CASES,
     Outcome,

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from kiecore.declarations import Dialect
 from kiecore.download import DEFAULT_MAX_BYTES, Downloader, IfExists, existing_result, file_name, remove_partials
 from kiecore.errors import (
     APIError,
@@ -48,13 +47,10 @@ from kiecore.registry import ModelEntry, Registry
 from kiecore.retry import RetryPolicy
 from kiecore.transport import DEFAULT_BASE_URL, Transport, is_loopback
 from kiecore.validation import resolve_params
-from kiecore.wire.body import build_status_request
 from kiecore.wire.envelope import task_id_of
-from kiecore.wire.links import build_link_request, parse_link_reply
+from kiecore.wire.links import parse_link_reply
 from kiecore.wire.request import WireRequest
 
-#: Body codes of a status reply that mean the task itself failed (408: no result for 10 minutes).
-_TASK_FAILURE_CODES = (408, 501)
 #: More result URLs than this for one task is not a reply to trust.
 MAX_RESULT_URLS = 64
 #: Errors while polling that say nothing about the task: keep polling until the deadline.
@@ -270,11 +266,12 @@ class Client:
     def status(self, handle: TaskHandle, *, deadline: float | None = None) -> TaskStatus:
         """Query a task once. Shortly after a submit, "not visible yet" comes back as ``QUEUED``."""
         entry = self.model(handle.model)
-        request = build_status_request(entry.spec, handle.profile, handle.task_id)
+        dialect = self.registry.dialect_of(entry, handle.profile)
+        request = dialect.status_request(entry.spec.wire(handle.profile).status_path, handle.task_id)
         transport = self.transport
         if self._limiter is not None:
             self._limiter.status.acquire()
-            if entry.spec.wire(handle.profile).dialect is Dialect.GPT4O:
+            if dialect.status_limited_per_task:
                 self._limiter.task_status(handle.task_id).acquire()
         try:
             reply = transport.send(request, profile=handle.profile, idempotent=True, deadline=deadline)
@@ -283,7 +280,7 @@ class Client:
                 return TaskStatus(state=TaskState.QUEUED, raw=None)
             raise error
         except APIError as error:
-            if error.code in _TASK_FAILURE_CODES:
+            if error.code in dialect.task_failure_codes:
                 return TaskStatus(
                     state=TaskState.FAILED, fail_code=str(error.code), fail_message=error.kie_message or None
                 )
@@ -420,8 +417,8 @@ class Client:
 
     def fresh_link(self, handle: TaskHandle, url: str) -> str:
         """A new download link (valid about 20 minutes) for ``url``, a result of ``handle``'s task."""
-        dialect = self.model(handle.model).spec.wire(handle.profile).dialect
-        request = build_link_request(dialect, handle.task_id, url)
+        dialect = self.registry.dialect_of(self.model(handle.model), handle.profile)
+        request = dialect.link_request(handle.task_id, url)
         return parse_link_reply(self.transport.send(request, profile=handle.profile, idempotent=True))
 
     def generate(

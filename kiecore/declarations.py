@@ -28,7 +28,7 @@ class ParamKind(enum.StrEnum):
 
 
 class Dialect(enum.StrEnum):
-    """How a model's replies are shaped (and so how its status is parsed and emulated)."""
+    """The names of the built-in wire dialects (:mod:`kiecore.dialects`); a plugin may register others."""
 
     MARKET = "market"  # /api/v1/jobs/* : state words, resultJson string
     GPT4O = "gpt4o"  # /api/v1/gpt4o-image/* : successFlag 0-2, response.resultUrls, progress "0.45"
@@ -41,6 +41,12 @@ class BodyLayout(enum.StrEnum):
 
     INPUT = "input"  # {"model": ..., "callBackUrl": ..., "input": {params}}
     FLAT = "flat"  # {"model"?: ..., "callBackUrl"?: ..., **params}
+
+
+def _dialect_name(value: Any) -> str:
+    """A built-in dialect's name as its :class:`Dialect` member, any other name as a plain string."""
+    name = str(value)
+    return Dialect(name) if name in Dialect.__members__.values() else name
 
 
 def _choices(value: Any) -> tuple[Any, ...]:
@@ -92,11 +98,13 @@ class ParamSpec:
 class WireSpec:
     """How a model is spoken to in one profile: paths, body layout, reply dialect and parameters.
 
-    ``model_field`` is the value of the body's ``model`` key (``None``: no such key). ``status_path`` is polled
-    with ``?taskId=<id>``. ``requires_any`` lists groups of parameter names of which at least one must be set.
+    ``dialect`` names the wire dialect (a :class:`Dialect` or the name of one a plugin registers), which says
+    how replies read, how status and fresh links are asked for, and what rate quirks apply. ``model_field`` is
+    the value of the body's ``model`` key (``None``: no such key). ``status_path`` is polled with
+    ``?taskId=<id>``. ``requires_any`` lists groups of parameter names of which at least one must be set.
     """
 
-    dialect: Dialect
+    dialect: str = attrs.field(converter=_dialect_name)
     submit_path: str
     status_path: str
     layout: BodyLayout = BodyLayout.FLAT

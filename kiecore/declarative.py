@@ -13,20 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kiecore.declarations import Dialect, ModelSpec
+from kiecore.declarations import ModelSpec
+from kiecore.dialects import WireDialect, read_status
 from kiecore.hookspecs import hookimpl
 from kiecore.model import GenerationRequest, Profile, TaskStatus
-from kiecore.wire import (
-    WireRequest,
-    build_create_request,
-    extract_result_urls,
-    parse_status_reply,
-    parse_submit_reply,
-)
+from kiecore.wire import WireRequest, build_create_request, parse_submit_reply
+from kiecore.wire.envelope import reply_data
 
 
 class DeclarativePlugin:
-    """Registers ``models`` and implements every hook with the shared dialect helpers."""
+    """Registers ``models`` and implements every hook with the shared helpers and the dialect the core chose."""
 
     def __init__(self, *models: ModelSpec) -> None:
         self.models = models
@@ -47,17 +43,9 @@ class DeclarativePlugin:
         return parse_submit_reply(reply)
 
     @hookimpl
-    def parse_status(self, model: ModelSpec, profile: Profile, reply: Any) -> TaskStatus:
-        return parse_status_reply(reply, _dialect(model, profile))
+    def parse_status(self, reply: Any, dialect: WireDialect) -> TaskStatus:
+        return read_status(reply, dialect)
 
     @hookimpl
-    def extract_urls(self, model: ModelSpec, profile: Profile, reply: Any) -> Sequence[str]:
-        return extract_result_urls(reply, _dialect(model, profile))
-
-
-def _dialect(model: ModelSpec, profile: Profile) -> Dialect | None:
-    """The dialect ``model`` declares in ``profile`` (``None`` if it has no such profile: parse by shape)."""
-    try:
-        return model.wire(profile).dialect
-    except LookupError:
-        return None
+    def extract_urls(self, reply: Any, dialect: WireDialect) -> Sequence[str]:
+        return dialect.extract_urls(reply_data(reply))

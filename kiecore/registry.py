@@ -1,9 +1,10 @@
-"""The registry: which plugin serves which model, and checked calls into exactly that plugin's hooks."""
+"""The registry: which plugin serves which model and which dialect, and checked calls into exactly that plugin's
+hooks. Every registry holds the built-in dialects (:data:`kiecore.dialects.builtin_dialects`) before any plugin."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -11,6 +12,7 @@ import pluggy
 
 from kiecore import hookspecs
 from kiecore.declarations import ModelSpec
+from kiecore.dialects import WireDialect, builtin_dialects, for_reply
 from kiecore.errors import ParseError, PluginError, UnknownModelError
 from kiecore.model import GenerationRequest, Profile, TaskStatus
 from kiecore.wire.request import WireRequest
@@ -36,6 +38,10 @@ class LoadFailure:
     error: str
 
 
+#: Where the built-in dialects come from, in load failures and conflicts.
+BUILTIN_DIALECTS = PluginInfo("kiecore-dialects", "kiecore")
+
+
 @attrs.frozen
 class ModelEntry:
     """A registered model and the plugin serving it."""
@@ -58,7 +64,9 @@ class Registry:
         self._names: dict[str, list[ModelEntry]] = {}  # id or alias -> every entry claiming it
         self._objects: dict[str, object] = {}
         self._callers: dict[tuple[str, str], Any] = {}
+        self._dialects: dict[str, tuple[WireDialect, PluginInfo]] = {}
         self.failures: list[LoadFailure] = []
+        self.add_plugin(builtin_dialects, BUILTIN_DIALECTS)
 
     @classmethod
     def from_plugins(cls, *plugins: object | tuple[object, PluginInfo]) -> Registry:
@@ -85,8 +93,18 @@ class Registry:
                 raise TypeError(f"register() takes a ModelSpec, got {type(spec).__name__}")
             declared.append(spec)
 
+        dialects: list[WireDialect] = []
+
+        def register_dialect(dialect: WireDialect) -> None:
+            if not isinstance(dialect, WireDialect) or not dialect.name:
+                raise TypeError(f"register() takes a named WireDialect, got {dialect!r}")
+            if dialect.name in self._dialects:
+                raise PluginError(f"dialect {dialect.name!r} is already provided by {self._dialects[dialect.name][1]}")
+            dialects.append(dialect)
+
         try:
             self._caller(plugin, info.name, "register_models")(register=register)
+            self._caller(plugin, info.name, "register_dialects")(register=register_dialect)
         except Exception as error:
             self._drop(plugin)
             self.record_failure(info, error)
@@ -94,6 +112,8 @@ class Registry:
         self._objects[info.name] = plugin
         for spec in declared:
             self._add_model(ModelEntry(spec, info))
+        for dialect in dialects:
+            self._dialects[dialect.name] = (dialect, info)
         return True
 
     def _drop(self, plugin: object) -> None:
@@ -126,6 +146,21 @@ class Registry:
             for name, claimants in self._names.items()
             if len(claimants) > 1
         }
+
+    def dialects(self) -> list[WireDialect]:
+        """Every registered dialect, the built-in ones first."""
+        return [dialect for dialect, _ in self._dialects.values()]
+
+    def dialect(self, name: str) -> WireDialect:
+        """The dialect called ``name``; :class:`PluginError` if no plugin provides it."""
+        found = self._dialects.get(str(name))
+        if found is None:
+            raise PluginError(f"no installed plugin provides the {name!r} dialect; install the plugin that does")
+        return found[0]
+
+    def dialect_of(self, entry: ModelEntry, profile: Profile) -> WireDialect:
+        """The dialect whose rules apply to ``entry``'s tasks in ``profile``: the one its declaration names."""
+        return self.dialect(entry.spec.wire(profile).dialect)
 
     def resolve(self, name: str) -> ModelEntry:
         """The model called ``name`` (id or alias). Raises UnknownModelError or, on a conflict, PluginError."""
@@ -194,9 +229,16 @@ class Registry:
             raise ParseError(f"the reply for {entry.spec.id} holds a result URL that is not http(s)")
         return urls
 
+    def reply_dialect(self, entry: ModelEntry, profile: Profile, reply: Any) -> WireDialect:
+        """The dialect that reads ``reply`` (see :func:`kiecore.dialects.for_reply`)."""
+        declared = self.dialect_of(entry, profile)
+        data = reply.get("data") if isinstance(reply, Mapping) else None
+        return for_reply(data, declared, self.dialects()) if isinstance(data, Mapping) else declared
+
     def _parse(self, entry: ModelEntry, hook: str, profile: Profile, reply: Any) -> Any:
+        dialect = self.reply_dialect(entry, profile, reply)
         try:
-            return self._call(entry, hook, model=entry.spec, profile=profile, reply=reply)
+            return self._call(entry, hook, model=entry.spec, profile=profile, reply=reply, dialect=dialect)
         except (ParseError, PluginError):
             raise
         except Exception as error:  # the contract says ParseError only; hold plugins to it

@@ -251,7 +251,7 @@ def _cases() -> list[tuple[str, str]]:
 def test_every_installed_model_generates_in_each_of_its_profiles(
     kie: Any, kie_registry: Any, tmp_path: Path, model: str, profile: str
 ) -> None:
-    from kiecore.emulator.demo import required_options
+    from kiecore.cli.demo_command import required_options
     from kiecore.model import Profile
 
     options = required_options(kie_registry.resolve(model).spec, Profile(profile))

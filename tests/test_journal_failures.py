@@ -16,8 +16,8 @@ from kiecore.emulator import Emulator
 from kiecore.errors import DeadlineExceededError, SubmitUncertainError
 from kiecore.journal import Journal, JournalError, JournalState
 from kiecore.journal_fallback import FallbackLog
-from kiecore.testing.chaos import FaultyJournal
 from kiecore.testing.endtoend import check_image
+from tests.chaos import FaultyJournal
 
 KEY = "sk-journal-failure-key-99"
 

@@ -23,7 +23,9 @@ from kiecore.model import TaskHandle, TaskState
 from kiecore.ratelimit import RateLimits
 from kiecore.registry import Registry
 from kiecore.serialization import from_json, to_json
-from kiecore.testing.chaos import (
+from kiecore.testing.endtoend import FAST_RETRY
+from kiecore.webhooks import handle_callback
+from tests.chaos import (
     CASES,
     JOURNAL_CASES,
     FaultCase,
@@ -32,8 +34,6 @@ from kiecore.testing.chaos import (
     run_kill_and_resume,
     run_slow_case,
 )
-from kiecore.testing.endtoend import FAST_RETRY
-from kiecore.webhooks import handle_callback
 
 KEY = "sk-reliability-key-42"
 

@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KIND[:ON[:TIMES]]",
         help="inject a fault, e.g. rate_limit:submit:2 (see docs/emulator.md)",
     )
+
+    demo = commands.add_parser("demo", help="one image per installed model, on the built-in emulator")
+    demo.add_argument("output_dir", nargs="?", default="out", metavar="OUT", help="where to save them (default out)")
     return parser
 
 

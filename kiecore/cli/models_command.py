@@ -71,7 +71,7 @@ def _describe(entry: ModelEntry) -> None:
         print(f"  {spec.description}")
     for profile in spec.profiles():
         wire = spec.wire(profile)
-        print(f"\n  {profile.value} profile: {wire.dialect.value} dialect, POST {wire.submit_path}")
+        print(f"\n  {profile.value} profile: {wire.dialect} dialect, POST {wire.submit_path}")
         for param in wire.params:
             print(f"    {_param_line(param)}")
         _requires(wire)

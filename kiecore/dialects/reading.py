@@ -1,48 +1,28 @@
-"""Status replies in any dialect or profile: parse as the model's declared dialect, by shape otherwise.
+"""Reading status replies with a dialect, and the same by name for callers without a registry.
 
-A reply is read as the dialect the model declares whenever it has that dialect's shape: today's live market
-records also carry ``successFlag`` and ``response``, which must not make them look like Flux replies. Each
-dialect's ``matches`` looks for the fields only it has, so a reply that lacks its declared dialect's shape is
-clearly of another, and is read as that one (the live docs and the reference disagree, and a server may answer
-either way, e.g. a 4o reply to a reference-profile query).
+:class:`~kiecore.registry.Registry` chooses the dialect (:func:`kiecore.dialects.for_reply`); these helpers
+read with it. ``parse_status_reply`` and ``extract_result_urls`` take a dialect object or a built-in dialect's
+name (``None``: the reply's shape alone decides, among the built-in dialects).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import ModuleType
 from typing import Any
 
-from kiecore.declarations import Dialect
+from kiecore.dialects.base import WireDialect, for_reply
+from kiecore.dialects.builtin import BUILTIN
 from kiecore.errors import ParseError
 from kiecore.model import TaskStatus
-from kiecore.wire import flux, gpt4o, market, reference
 from kiecore.wire.envelope import reply_data
 
-_MODULES: dict[Dialect, ModuleType] = {
-    Dialect.GPT4O: gpt4o,
-    Dialect.MARKET: market,
-    Dialect.FLUX: flux,
-    Dialect.REFERENCE: reference,
-}
 
-
-def _dialect(data: Mapping[str, Any], declared: Dialect | None) -> ModuleType:
-    if declared is not None and _MODULES[declared].matches(data):
-        return _MODULES[declared]
-    for module in _MODULES.values():
-        if module.matches(data):
-            return module
-    raise ParseError("the status reply has no state, successFlag or status field")
-
-
-def parse_status_reply(reply: Any, dialect: Dialect | None = None) -> TaskStatus:
-    """A :class:`TaskStatus` (without URLs) from a status reply; ``raw`` is the whole reply.
-
-    ``dialect`` is the one the model declares for the profile it was created in (``None``: by shape only).
-    """
+def read_status(reply: Any, dialect: WireDialect) -> TaskStatus:
+    """A :class:`TaskStatus` (without URLs) from a status reply read as ``dialect``; ``raw`` is the whole reply.
+    A record without ``dialect``'s shape is a :class:`ParseError`."""
     data = reply_data(reply)
-    status: TaskStatus = _dialect(data, dialect).parse_status(data)
+    if not dialect.matches(data):
+        raise ParseError(f"the status reply is not a {dialect.name} record (no state, successFlag or status field)")
+    status = dialect.parse_status(data)
     return TaskStatus(
         state=status.state,
         progress=status.progress,
@@ -52,11 +32,29 @@ def parse_status_reply(reply: Any, dialect: Dialect | None = None) -> TaskStatus
     )
 
 
-def extract_result_urls(reply: Any, dialect: Dialect | None = None) -> list[str]:
-    """Result URLs from a status or callback reply, read as ``dialect`` first (see :func:`parse_status_reply`)."""
+def parse_status_reply(reply: Any, dialect: WireDialect | str | None = None) -> TaskStatus:
+    """:func:`read_status` with the dialect that reads ``reply`` among the built-in ones."""
+    return read_status(reply, _choose(reply, dialect))
+
+
+def extract_result_urls(reply: Any, dialect: WireDialect | str | None = None) -> list[str]:
+    """Result URLs from a status or callback reply, read as :func:`parse_status_reply` would."""
+    return _choose(reply, dialect).extract_urls(reply_data(reply))
+
+
+def _choose(reply: Any, dialect: WireDialect | str | None) -> WireDialect:
     data = reply_data(reply)
+    if dialect is None:
+        for candidate in BUILTIN.values():
+            if candidate.matches(data):
+                return candidate
+        if "info" in data:  # a 4o or Flux callback: {taskId, info: {...}}
+            return BUILTIN["gpt4o"] if _has_4o_info(data) else BUILTIN["flux"]
+        raise ParseError("the status reply has no state, successFlag or status field")
+    declared = dialect if isinstance(dialect, WireDialect) else BUILTIN[str(dialect)]
+    return for_reply(data, declared, BUILTIN.values())
+
+
+def _has_4o_info(data: Any) -> bool:
     info = data.get("info")
-    if "successFlag" not in data and isinstance(info, Mapping):  # a 4o or Flux callback
-        return gpt4o.extract_urls(data) or flux.extract_urls(data)
-    urls: list[str] = _dialect(data, dialect).extract_urls(data)
-    return urls
+    return isinstance(info, dict) and ("result_urls" in info or "resultUrls" in info)

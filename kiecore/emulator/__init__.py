@@ -14,11 +14,16 @@ loopback host, records every request and injects faults. Reply shapes are descri
 It also serves the credit and download-url endpoints, can expire result URLs (the ``expire`` fault), POSTs
 callbacks to loopback receivers (HMAC-signed with ``webhook_hmac_key``) and, with ``enforce_limits``,
 answers the live rate limits' 429s.
+
+Modules, one job each (listed in docs/emulator.md): :mod:`~kiecore.emulator.emulator` holds :class:`Emulator`;
+the API host is :mod:`~kiecore.emulator.api`, the file host :mod:`~kiecore.emulator.files`. ``kie emulator``
+(:mod:`kiecore.cli.emulator_command`) runs one in the foreground.
 """
 
 from kiecore.emulator.callbacks import CallbackDelivery
+from kiecore.emulator.emulator import Emulator
 from kiecore.emulator.faults import Fault, FaultKind, FaultPlan, parse_fault
-from kiecore.emulator.server import Emulator, RecordedRequest, serve
+from kiecore.emulator.requestlog import RecordedRequest
 from kiecore.emulator.tasks import EmulatedTask
 from kiecore.emulator.validate import body_problems
 
@@ -32,5 +37,4 @@ __all__ = [
     "RecordedRequest",
     "body_problems",
     "parse_fault",
-    "serve",
 ]

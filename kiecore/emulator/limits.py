@@ -1,4 +1,5 @@
-"""The live service's rate limits, enforced on request (kie-live-api.md 1.3).
+"""Sliding-window counters for the live service's rate limits, enforced on request. The limits themselves are
+:data:`kiecore.ratelimit.PUBLISHED_LIMITS`, the client's own; the emulator's defaults read them.
 
 Each limit is ``(count, seconds)``: at most ``count`` admitted requests in any sliding ``seconds``-long
 window per key. Refused requests do not count towards a window (they were not processed).

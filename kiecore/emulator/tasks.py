@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from kiecore.declarations import Dialect, WireSpec
+from kiecore.declarations import WireSpec
+from kiecore.emulator.dialects.base import EmulatedDialect
 from kiecore.emulator.faults import Fault
 from kiecore.model import Profile
 
@@ -26,9 +26,10 @@ class EmulatedTask:
     ``model`` is the model id, ``body`` the create body as received, ``created`` the wall-clock creation time
     (``time.time()``). ``urls`` are the result URLs on the file host (set at creation; served once the task
     has succeeded). ``files`` maps each served file name (``0.png``; Flux also ``origin.jpeg``) to the index
-    of the image drawn for it. ``live_dialect`` is the dialect of the model's live profile (what shapes its
-    callbacks, even for a task created in the reference profile); ``callback_url`` the create body's callback
-    field, if any. ``expired`` tasks (an ``expire`` fault) answer 403 on their original result URLs.
+    of the image drawn for it. ``emulation`` answers for the dialect it was created in, ``live_emulation`` for
+    its model's live dialect (what shapes its callbacks, even for a task created in the reference profile).
+    ``callback_url`` is the create body's callback field, if any. ``expired`` tasks (an ``expire`` fault)
+    answer 403 on their original result URLs.
     """
 
     id: str
@@ -43,26 +44,18 @@ class EmulatedTask:
     prompt: str
     size: tuple[int, int]
     pillow_format: str
+    emulation: EmulatedDialect
+    live_emulation: EmulatedDialect
     origin_url: str | None = None
-    live_dialect: Dialect | None = None
     callback_url: str | None = None
     failed: bool = False
     fail_message: str = ""
-    fail_code: int | None = None  # None: the dialect's usual code (replies.FAIL_CODES)
+    fail_code: int | None = None  # None: the dialect's usual code (EmulatedDialect.fail_code)
     expired: bool = False
     expire_fault: Fault | None = attrs.field(default=None, repr=False)
     invisible_left: int = 0
     invisible_fault: Fault | None = attrs.field(default=None, repr=False)
     status_queries: int = 0
-
-    @property
-    def dialect(self) -> Dialect:
-        return self.wire.dialect
-
-    @property
-    def callback_dialect(self) -> Dialect:
-        """The dialect whose callback shape this task's callbacks take (its model's live dialect)."""
-        return self.live_dialect or self.wire.dialect
 
     def file_names(self) -> dict[str, str]:
         """Each result URL (``urls``, then Flux's ``origin_url``) to its file name."""
@@ -81,18 +74,6 @@ class EmulatedTask:
 
     def succeeded(self, task_seconds: float) -> bool:
         return not self.failed and self.finished(task_seconds)
-
-
-def new_task_id(dialect: Dialect) -> str:
-    """A fresh id shaped like the service's: 32 hex for the market, prefixed forms for the others."""
-    token = uuid.uuid4().hex
-    if dialect is Dialect.GPT4O:
-        return f"task_4o_{token[:20]}"
-    if dialect is Dialect.FLUX:
-        return f"fluxkontext_{token[:24]}"
-    if dialect is Dialect.REFERENCE:
-        return f"task_{token[:24]}"
-    return token
 
 
 class TaskStore:

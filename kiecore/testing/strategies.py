@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from hypothesis import strategies as st
 
-from kiecore.declarations import Dialect, ModelSpec, ParamKind, ParamSpec
+from kiecore.declarations import ModelSpec, ParamKind, ParamSpec
+from kiecore.dialects import WireDialect, builtin
 from kiecore.model import COMMON_PARAMETERS, GenerationRequest, Profile, TaskState
 
 _URL_PATHS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=12)
@@ -132,92 +132,22 @@ def _fits_common(common: str, value: Any) -> bool:
     return isinstance(value, str)
 
 
-#: The fields live market records carry besides the documented ones (captured since September 2026).
-LIVE_2026: dict[str, Any] = {
-    "param": "{}",
-    "paramJson": "{}",
-    "resultJson": "",
-    "failCode": None,
-    "failMsg": None,
-    "costTime": None,
-    "creditsConsumed": 0.8,
-    "operationType": "z-image",
-    "createTime": 1789644173377,
-    "completeTime": 1789644179089,
-}
-
-#: Documented status records (the ``data`` object) per dialect, with the state each must map to.
-DOCUMENTED_STATES: dict[Dialect, tuple[tuple[dict[str, Any], TaskState], ...]] = {
-    Dialect.MARKET: (
-        ({"state": "waiting", "resultJson": "", "failCode": "", "failMsg": ""}, TaskState.QUEUED),
-        ({"state": "queuing", "resultJson": "", "failCode": "", "failMsg": ""}, TaskState.QUEUED),
-        ({"state": "generating", "resultJson": "", "failCode": "", "failMsg": ""}, TaskState.RUNNING),
-        ({"state": "success", "failCode": "", "failMsg": ""}, TaskState.SUCCEEDED),
-        ({"state": "fail", "resultJson": "", "failCode": "500", "failMsg": "Internal server error"}, TaskState.FAILED),
-        # live records since September 2026: successFlag, response, costTime in seconds, credits
-        ({**LIVE_2026, "state": "generating", "successFlag": 0, "response": None}, TaskState.RUNNING),
-        ({**LIVE_2026, "state": "success", "successFlag": 1, "costTime": 6}, TaskState.SUCCEEDED),
-        (
-            {**LIVE_2026, "state": "fail", "successFlag": 2, "failCode": "500", "failMsg": "Internal error"},
-            TaskState.FAILED,
-        ),
-    ),
-    Dialect.GPT4O: (
-        ({"successFlag": 0, "status": "GENERATING", "progress": "0.45", "response": None}, TaskState.RUNNING),
-        ({"successFlag": 1, "status": "SUCCESS", "progress": "1.00"}, TaskState.SUCCEEDED),
-        (
-            {"successFlag": 2, "status": "GENERATE_FAILED", "errorCode": 400, "errorMessage": "flagged"},
-            TaskState.FAILED,
-        ),
-        ({"successFlag": 2, "status": "CREATE_TASK_FAILED", "errorCode": 500, "errorMessage": "x"}, TaskState.FAILED),
-        ({"successFlag": 3, "status": "GENERATE_FAILED", "errorCode": 500, "errorMessage": "x"}, TaskState.FAILED),
-    ),
-    Dialect.FLUX: (
-        ({"successFlag": 0, "response": None, "errorCode": None, "errorMessage": ""}, TaskState.RUNNING),
-        ({"successFlag": 1, "errorCode": None, "errorMessage": ""}, TaskState.SUCCEEDED),
-        ({"successFlag": 2, "errorCode": 400, "errorMessage": "flagged"}, TaskState.FAILED),
-        ({"successFlag": 3, "errorCode": 501, "errorMessage": "failed"}, TaskState.FAILED),
-    ),
-    Dialect.REFERENCE: (
-        ({"status": "pending", "progress": 0}, TaskState.QUEUED),
-        ({"status": "processing", "progress": 45}, TaskState.RUNNING),
-        ({"status": "completed", "progress": 100}, TaskState.SUCCEEDED),
-        ({"status": "failed"}, TaskState.FAILED),
-    ),
-}
-
-
-def with_result_urls(dialect: Dialect, data: dict[str, Any], result: list[str]) -> dict[str, Any]:
-    """``data`` with ``result`` placed where ``dialect`` puts result URLs."""
-    data = dict(data)
-    if dialect is Dialect.MARKET:
-        data["resultJson"] = json.dumps({"resultUrls": result})
-        if "successFlag" in data:  # a live record since 2026 repeats them under response
-            data["response"] = {"resultUrls": result}
-    elif dialect is Dialect.GPT4O:
-        data["response"] = {"resultUrls": result}
-    elif dialect is Dialect.FLUX:
-        data["response"] = {"originImageUrl": "https://origin.example/o.png", "resultImageUrl": result[0]}
-    else:
-        data["imageUrl"] = result[0]
-        if len(result) > 1:
-            data["imageUrls"] = result
-    return data
-
-
-def documented_status_replies(dialect: Dialect) -> st.SearchStrategy[tuple[dict[str, Any], TaskState, list[str]]]:
-    """``(reply, expected state, result URLs)`` for every documented state of ``dialect``, in live
-    (``msg``) and reference-style (``message``) envelopes, with URLs on the successful ones."""
-    max_urls = 1 if dialect is Dialect.FLUX else 4
+def documented_status_replies(
+    dialect: WireDialect | str,
+) -> st.SearchStrategy[tuple[dict[str, Any], TaskState, list[str]]]:
+    """``(reply, expected state, result URLs)`` for every documented state of ``dialect`` (an object, or a
+    built-in dialect's name), in live (``msg``) and reference-style (``message``) envelopes, with URLs on the
+    successful ones."""
+    chosen = dialect if isinstance(dialect, WireDialect) else builtin(dialect)
 
     @st.composite
     def build(draw: st.DrawFn) -> tuple[dict[str, Any], TaskState, list[str]]:
-        data, state = draw(st.sampled_from(DOCUMENTED_STATES[dialect]))
+        data, state = draw(st.sampled_from(chosen.examples()))
         data = {"taskId": draw(_URL_PATHS), **data}
         result: list[str] = []
         if state is TaskState.SUCCEEDED:
-            result = draw(st.lists(urls, min_size=1, max_size=max_urls))
-            data = with_result_urls(dialect, data, result)
+            result = draw(st.lists(urls, min_size=1, max_size=chosen.max_urls))
+            data = chosen.with_result_urls(data, result)
         key = draw(st.sampled_from(["msg", "message"]))
         return {"code": 200, key: "success", "data": data}, state, result
 

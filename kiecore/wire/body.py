@@ -28,5 +28,10 @@ def build_create_request(
 
 
 def build_status_request(model: ModelSpec, profile: Profile, task_id: str) -> WireRequest:
-    """The record-info request for a task."""
-    return WireRequest("GET", model.wire(profile).status_path, query=(("taskId", task_id),))
+    """The record-info request for a task (the default of every dialect; see ``WireDialect.status_request``)."""
+    return status_query(model.wire(profile).status_path, task_id)
+
+
+def status_query(status_path: str, task_id: str) -> WireRequest:
+    """``GET <status_path>?taskId=<task_id>``."""
+    return WireRequest("GET", status_path, query=(("taskId", task_id),))

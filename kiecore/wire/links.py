@@ -1,7 +1,7 @@
-"""Fresh download links for result URLs that have expired (kie-live-api.md 1.5).
+"""Fresh download links for result URLs that have expired (docs/kie-api-notes.md).
 
-GPT-4o results have their own endpoint, which needs the task id; every other result uses the common one.
-Both answer ``data`` as a string: a link valid for 20 minutes.
+Each dialect says where to ask (``WireDialect.link_request``); every endpoint answers ``data`` as a string: a
+link valid for 20 minutes.
 """
 
 from __future__ import annotations
@@ -9,19 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kiecore.declarations import Dialect
 from kiecore.errors import ParseError
-from kiecore.wire.request import WireRequest
-
-COMMON_PATH = "/api/v1/common/download-url"
-GPT4O_PATH = "/api/v1/gpt4o-image/download-url"
-
-
-def build_link_request(dialect: Dialect, task_id: str, url: str) -> WireRequest:
-    """The request asking Kie for a fresh link to ``url``, a result of ``task_id``."""
-    if dialect is Dialect.GPT4O:
-        return WireRequest("POST", GPT4O_PATH, body={"taskId": task_id, "url": url})
-    return WireRequest("POST", COMMON_PATH, body={"url": url})
 
 
 def parse_link_reply(reply: Any) -> str:

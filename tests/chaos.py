@@ -1,7 +1,8 @@
 """Fault-injection runs against the emulator, with the books kept: for each kind of fault, many generations
 through a journalling client, then a count of what was created, delivered, duplicated, lost or reported.
 
-Used by the reliability tests (small runs) and ``bench/chaos.py`` (the figures in docs/reliability.md).
+Used by the reliability tests (small runs) and ``bench/chaos.py`` (the figures in docs/reliability.md); not
+part of the shipped test kit. Import it as ``tests.chaos`` with the repository root on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -18,19 +19,18 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from kiecore.client import Client
+from kiecore.emulator import Emulator
 from kiecore.errors import KieError, SubmitUncertainError, TaskFailedError
 from kiecore.journal import BUSY_TIMEOUT_SECONDS, Journal, JournalEntry, JournalError, JournalState
+from kiecore.loading import load_registry
 from kiecore.model import TaskHandle, TaskStatus
 from kiecore.registry import Registry
 from kiecore.testing.endtoend import FAST_RETRY, check_image
-
-if TYPE_CHECKING:
-    from kiecore.emulator import Emulator
 
 KEY = "sk-chaos-0123456789abcdef"
 FAIL_MESSAGE = "Invalid prompt: prohibited content"
@@ -118,8 +118,6 @@ def _generate(client: Client, model: str, out: Path, index: int) -> str:
 
 
 def _emulator(registry: Registry) -> Emulator:
-    from kiecore.emulator import Emulator
-
     return Emulator(registry, task_seconds=0.2, retry_after=0.05, api_key=KEY)
 
 
@@ -154,7 +152,13 @@ def run_case(
 
 
 def _books(
-    case: str, generations: int, fired: int, emulator: Any, entries: list[JournalEntry], results: list[str], out: Path
+    case: str,
+    generations: int,
+    fired: int,
+    emulator: Emulator,
+    entries: list[JournalEntry],
+    results: list[str],
+    out: Path,
 ) -> Outcome:
     tasks = emulator.tasks
     known = {entry.task_id for entry in entries if entry.task_id}
@@ -353,9 +357,6 @@ def run_kill_and_resume(
 ) -> KillOutcome:
     """Start ``kie generate`` ``runs`` times against an emulator, kill -9 each at a random moment, then run
     ``kie resume`` once and count: every task created delivers its images exactly once, nothing is resent."""
-    from kiecore.emulator import Emulator
-    from kiecore.loading import load_registry
-
     chance = random.Random(seed)
     out = directory / "out"
     env = {

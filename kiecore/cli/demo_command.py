@@ -1,8 +1,9 @@
-"""``python -m kiecore.emulator.demo [OUT]``: one image with every installed model, through the ``kie``
-command and its built-in emulator, saved under ``OUT`` (default ``out``). ``make demo`` runs it."""
+"""``kie demo [OUT]``: one image with every installed model, through ``kie generate --emulator``, saved under
+``OUT/<model>`` (default ``out``). ``make demo`` runs it; it needs no key and no network."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -28,8 +29,8 @@ def argv_for(registry: Registry, model_id: str, output_dir: Path) -> list[str]:
     return ["generate", model_id, PROMPT, "--emulator", "-o", str(output_dir), *options]
 
 
-def main(args: list[str]) -> int:
-    out = Path(args[0] if args else "out")
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.output_dir)
     registry = load_registry()
     for failure in registry.failures:
         print(f"demo: plugin {failure.plugin} failed to load: {failure.error}", file=sys.stderr)
@@ -37,13 +38,10 @@ def main(args: list[str]) -> int:
     if not models:
         print("demo: no model plugins are installed", file=sys.stderr)
         return 1
+    options = ["--debug"] if args.debug else []
     for model_id in models:
         print(f"demo: {model_id}", file=sys.stderr)
-        code = kie(argv_for(registry, model_id, out / model_id.replace("/", "_")))
+        code = kie([*options, *argv_for(registry, model_id, out / model_id.replace("/", "_"))])
         if code != 0:
             return code
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
