@@ -1,5 +1,5 @@
 """docs/writing-a-plugin.md builds a working plugin: its code blocks are extracted, installed as an
-entry point, listed by `kie models`, and its tests (the conformance suite included) pass."""
+entry point, listed by `kie models`, and its tests (the conformance suite over its recorded cases) pass."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "pyproject.toml",
         "kiecore_nano_banana_2/__init__.py",
         "tests/test_nano_banana_2.py",
+        "tests/replies/nano_banana_2.json",
     }
     for name, text in blocks:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -39,7 +40,7 @@ def _env(*paths: Path) -> dict[str, str]:
 
 def test_the_guides_tests_pass(plugin_dir: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "tests", "-v", "-p", "no:cacheprovider"],
         cwd=plugin_dir,
         env=_env(plugin_dir),
         capture_output=True,
@@ -48,6 +49,8 @@ def test_the_guides_tests_pass(plugin_dir: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout
+    for test in ("test_recorded_case[", "test_recorded_model[", "test_recorded_refusal["):
+        assert test in done.stdout, f"the guide's recorded cases give no {test}...]"
 
 
 def test_the_guides_entry_point_makes_kie_list_the_model(plugin_dir: Path) -> None:

@@ -1,26 +1,35 @@
 """A conformance suite every model plugin runs by subclassing :class:`PluginConformance`::
 
-    from kiecore.testing.conformance import PluginConformance
+    from pathlib import Path
+
+    from kiecore.testing import PluginConformance
     from my_plugin import plugin
 
     class TestMyPlugin(PluginConformance):
         plugin = plugin
+        replies = Path(__file__).parent / "replies"  # the recorded cases: replies/*.json
 
-It checks, for every model the plugin declares and every profile the model has: declarations are
-consistent; any valid request maps to a create body the (emulated) service accepts; every documented state
-maps to the right common state; terminal states stay terminal; ``extract_urls`` returns the absolute
-http(s) URLs of the reply; the parse hooks on arbitrary JSON return a value or raise ``ParseError`` and
-nothing else; and a whole generation against the emulator yields image files.
+For every model the plugin declares and every profile the model has, it checks: the declaration is consistent;
+any valid request (drawn by hypothesis) maps to a create body the emulator's independent checker accepts; every
+documented state maps to the right common state, and terminal states stay terminal; ``extract_urls`` returns the
+absolute http(s) URLs of a successful reply; the parse hooks answer arbitrary JSON with a value or
+``ParseError``, nothing else. It checks every recorded case, model fact and refusal (:mod:`kiecore.testing.mapping`
+describes the format), and a whole generation against the emulator must yield image files.
+
+Test ids name the model, the profile and the case: ``test_recorded_case[nano-banana-pro:live:success]``.
 """
 
 from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import importlib_metadata
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,19 +39,37 @@ from kiecore.loading import ENTRY_POINT_GROUP
 from kiecore.model import Profile, TaskState, TaskStatus
 from kiecore.registry import ModelEntry, Registry
 from kiecore.testing import strategies
+from kiecore.testing.mapping import (
+    Recorded,
+    RecordedCase,
+    RecordedModel,
+    RecordedRefusal,
+    check_case,
+    check_model,
+    check_refusal,
+    load_recorded,
+)
 from kiecore.validation import resolve_params
 from kiecore.wire.request import WireRequest
 
 # differing_executors: several plugins' subclasses share these test functions in one session.
-_SUPPRESSED = [HealthCheck.too_slow, HealthCheck.differing_executors]
-_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=_SUPPRESSED)
+_SUPPRESSED = [HealthCheck.too_slow, HealthCheck.differing_executors, HealthCheck.filter_too_much]
+
+
+def _examples(count: int) -> settings:
+    """Hypothesis settings: ``count`` examples for each model and profile."""
+    return settings(max_examples=count, deadline=None, suppress_health_check=_SUPPRESSED)
 
 
 class PluginConformance:
-    """Subclass with ``plugin = <your plugin object or module>``."""
+    """Subclass with ``plugin = <your plugin object or module>`` and ``replies = <directory of recorded cases>``.
+    Tests of the plugin's own quirks go in the subclass too: its ``kie_plugin_registry`` fixture holds only this
+    plugin."""
 
     plugin: ClassVar[object]
+    replies: ClassVar[Path | None] = None
     _registries: ClassVar[dict[int, Registry]] = {}
+    _loaded: ClassVar[dict[type, Recorded]] = {}
 
     @classmethod
     def registry(cls) -> Registry:
@@ -55,11 +82,36 @@ class PluginConformance:
         return cls._registries[key]
 
     @classmethod
-    def cases(cls) -> list[tuple[ModelEntry, Profile]]:
+    def models_and_profiles(cls) -> list[tuple[ModelEntry, Profile]]:
+        """Every declared model in every profile it has."""
         return [(entry, profile) for entry in cls.registry().models() for profile in entry.spec.profiles()]
 
-    def _case(self, data: st.DataObject) -> tuple[ModelEntry, Profile]:
-        return data.draw(st.sampled_from(self.cases()), label="model/profile")
+    @pytest.fixture
+    def kie_plugin(self) -> object:
+        """The plugin under test, for the kit's ``kie_plugin_registry`` fixture."""
+        return self.plugin
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Parametrise by model and profile, by recorded case and by refusal, with readable ids."""
+        cls = type(self)
+        if "model_profile" in metafunc.fixturenames:
+            targets = cls.models_and_profiles()
+            metafunc.parametrize("model_profile", targets, ids=[f"{e.spec.id}:{p.value}" for e, p in targets])
+        if {"recorded_case", "recorded_model", "recorded_refusal"} & set(metafunc.fixturenames):
+            recorded = cls._recorded()
+            for name, found, missing in (
+                ("recorded_case", recorded.cases, "no recorded cases: set replies to their directory"),
+                ("recorded_model", recorded.models, "the recorded cases state nothing about the models"),
+                ("recorded_refusal", recorded.refusals, "the recorded cases hold no refusals"),
+            ):
+                if name in metafunc.fixturenames:
+                    _parametrize(metafunc, name, found, missing)
+
+    @classmethod
+    def _recorded(cls) -> Recorded:
+        if cls not in cls._loaded:
+            cls._loaded[cls] = Recorded() if cls.replies is None else load_recorded(cls.replies, cls.registry())
+        return cls._loaded[cls]
 
     # -- declarations --------------------------------------------------------------------------------
 
@@ -83,66 +135,88 @@ class PluginConformance:
             f"no {ENTRY_POINT_GROUP} entry point of {', '.join(sorted(distributions))} loads this plugin"
         )
 
-    def test_declarations_are_consistent(self) -> None:
-        for entry, profile in self.cases():
-            check_declaration(entry.spec, profile)
+    def test_declarations_are_consistent(self, model_profile: tuple[ModelEntry, Profile]) -> None:
+        entry, profile = model_profile
+        check_declaration(entry.spec, profile)
+
+    def test_recorded_model(self, kie_plugin_registry: Registry, recorded_model: RecordedModel) -> None:
+        """What the recorded cases state about a model (names, profiles, image count, defaults, limits) holds."""
+        check_model(kie_plugin_registry, recorded_model)
 
     # -- requests ------------------------------------------------------------------------------------
 
-    @_SETTINGS
+    @_examples(40)
     @given(data=st.data())
-    def test_valid_requests_map_inside_declared_constraints(self, data: st.DataObject) -> None:
-        entry, profile = self._case(data)
+    def test_valid_requests_map_inside_declared_constraints(
+        self, model_profile: tuple[ModelEntry, Profile], data: st.DataObject
+    ) -> None:
+        entry, profile = model_profile
         request = data.draw(strategies.valid_requests(entry.spec, profile), label="request")
         params = resolve_params(entry.spec, profile, request)
         wire_request = self.registry().build_request(entry, profile, params, request)
         problems = body_problems(entry.spec, profile, wire_request)
         assert not problems, problems
 
+    def test_recorded_refusal(self, kie_plugin_registry: Registry, recorded_refusal: RecordedRefusal) -> None:
+        """A row of a recorded refusal table: the request is refused, naming the parameter."""
+        check_refusal(kie_plugin_registry, recorded_refusal)
+
     # -- replies -------------------------------------------------------------------------------------
 
-    @_SETTINGS
+    def test_recorded_case(self, kie_plugin_registry: Registry, recorded_case: RecordedCase) -> None:
+        """A recorded reply, callback, request or status request maps to what the case expects."""
+        check_case(kie_plugin_registry, recorded_case)
+
+    @_examples(25)
     @given(data=st.data())
-    def test_documented_states_map_to_common_states(self, data: st.DataObject) -> None:
-        entry, profile = self._case(data)
-        dialect = entry.spec.wire(profile).dialect
-        reply, expected, urls = data.draw(strategies.documented_status_replies(dialect))
+    def test_documented_states_map_to_common_states(
+        self, model_profile: tuple[ModelEntry, Profile], data: st.DataObject
+    ) -> None:
+        entry, profile = model_profile
         registry = self.registry()
+        dialect = registry.dialect_of(entry, profile)
+        reply, expected, urls = data.draw(strategies.documented_status_replies(dialect))
         status = registry.parse_status(entry, profile, reply)
         assert status.state is expected
         if expected is TaskState.SUCCEEDED:
             assert list(registry.extract_urls(entry, profile, reply)) == urls
         if expected is TaskState.FAILED:
-            assert status.fail_code or status.fail_message or dialect == "reference"
+            assert status.fail_code or status.fail_message or dialect.name == "reference"
 
-    @_SETTINGS
+    @_examples(25)
     @given(data=st.data(), noise=st.dictionaries(st.text(max_size=8), strategies.json_values, max_size=4))
-    def test_terminal_states_stay_terminal(self, data: st.DataObject, noise: dict[str, Any]) -> None:
-        entry, profile = self._case(data)
-        dialect = entry.spec.wire(profile).dialect
-        reply, expected, _ = data.draw(strategies.documented_status_replies(dialect))
-        if not expected.terminal:
-            return
+    def test_terminal_states_stay_terminal(
+        self, model_profile: tuple[ModelEntry, Profile], data: st.DataObject, noise: dict[str, Any]
+    ) -> None:
+        entry, profile = model_profile
+        documented = strategies.documented_status_replies(self.registry().dialect_of(entry, profile))
+        reply, expected, _ = data.draw(documented.filter(lambda drawn: drawn[1].terminal))
         reserved = {"state", "status", "successFlag"}
         noisy = {**{k: v for k, v in noise.items() if k not in reserved}, **reply["data"]}
         status = self.registry().parse_status(entry, profile, {**reply, "data": noisy})
         assert status.state is expected
 
-    @_SETTINGS
+    @_examples(20)
     @given(data=st.data())
-    def test_extract_urls_returns_absolute_http_urls(self, data: st.DataObject) -> None:
-        entry, profile = self._case(data)
-        dialect = entry.spec.wire(profile).dialect
-        reply, expected, _ = data.draw(strategies.documented_status_replies(dialect))
-        if expected is not TaskState.SUCCEEDED:
-            return
-        for url in self.registry().extract_urls(entry, profile, reply):
-            assert url.startswith(("http://", "https://")) and "://" in url and len(url) > len("https://")
+    def test_extract_urls_returns_absolute_http_urls(
+        self, model_profile: tuple[ModelEntry, Profile], data: st.DataObject
+    ) -> None:
+        entry, profile = model_profile
+        documented = strategies.documented_status_replies(self.registry().dialect_of(entry, profile))
+        reply, _, urls = data.draw(documented.filter(lambda drawn: drawn[1] is TaskState.SUCCEEDED))
+        extracted = self.registry().extract_urls(entry, profile, reply)
+        assert extracted, "a successful reply gave no result URL"
+        for url in extracted:
+            parts = urlsplit(url)
+            assert parts.scheme in ("http", "https") and parts.netloc, f"{url!r} is not an absolute http(s) URL"
+        assert list(extracted) == urls
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=_SUPPRESSED)
-    @given(data=st.data(), reply=strategies.replies)
-    def test_parse_hooks_accept_or_raise_parse_error(self, data: st.DataObject, reply: Any) -> None:
-        entry, profile = self._case(data)
+    @_examples(50)
+    @given(reply=strategies.replies)
+    def test_parse_hooks_accept_or_raise_parse_error(
+        self, model_profile: tuple[ModelEntry, Profile], reply: Any
+    ) -> None:
+        entry, profile = model_profile
         registry = self.registry()
         for parse in (registry.parse_submit, registry.parse_status, registry.extract_urls):
             try:
@@ -158,6 +232,14 @@ class PluginConformance:
 
         files = generate_with_each_model(self.registry(), tmp_path)
         assert files, "no model produced a file"
+
+
+def _parametrize(metafunc: pytest.Metafunc, name: str, values: Sequence[Any], missing: str) -> None:
+    """Parametrise ``name`` by ``values`` (ids from their ``id``); skipped, saying why, when there are none."""
+    if values:
+        metafunc.parametrize(name, values, ids=[value.id for value in values])
+    else:
+        metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=missing))], ids=["none"])
 
 
 def _distributions_defining(plugin: object) -> set[str]:

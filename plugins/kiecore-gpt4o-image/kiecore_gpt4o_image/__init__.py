@@ -7,8 +7,7 @@ paths with ``{prompt, size, variants 1-4}`` and generic ``status``/``imageUrl``/
 
 from __future__ import annotations
 
-from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, WireSpec
-from kiecore.declarative import DeclarativePlugin
+from kiecore import DeclarativePlugin, Dialect, ModelSpec, ParamKind, ParamSpec, WireSpec, stock
 
 __all__ = ["GPT4O_IMAGE", "MODELS", "plugin"]
 
@@ -20,54 +19,33 @@ LIVE = WireSpec(
     dialect=Dialect.GPT4O,
     submit_path=SUBMIT_PATH,
     status_path=STATUS_PATH,
-    layout=BodyLayout.FLAT,
-    model_field=None,
-    callback_field="callBackUrl",
     params=(
-        ParamSpec(name="prompt", common="prompt", description="What to draw (optional when filesUrl is given)"),
-        ParamSpec(
+        stock.prompt(required=False, description="What to draw (optional when filesUrl is given)"),
+        stock.aspect_ratio(
+            *SIZES,
             name="size",
-            common="aspect_ratio",
-            description="Aspect ratio of the output (required by the service; 1:1 when not set)",
             required=True,
             default="1:1",  # the live docs give no default; the reference's 1:1 keeps `size` always sent
-            choices=SIZES,
+            description="Aspect ratio of the output (required by the service; 1:1 when not set)",
         ),
-        ParamSpec(
+        stock.image_count(
             name="nVariants",
-            kind=ParamKind.INTEGER,
-            common="num_images",
-            description="Number of images: 1, 2 or 4 (sent only when more than one)",
-            default=1,
             choices=(1, 2, 4),
+            description="Number of images: 1, 2 or 4 (sent only when more than one)",
             omit_default=True,  # contested in the live docs (section 11): send it only when > 1
         ),
-        ParamSpec(
-            name="filesUrl",
-            kind=ParamKind.URL_LIST,
-            common="image_urls",
-            description="Images to edit or draw from (at most 5 URLs; jpeg/png/webp)",
-            max_items=5,
-        ),
+        stock.image_urls("Images to edit or draw from (at most 5 URLs; jpeg/png/webp)", 5, name="filesUrl"),
         ParamSpec(
             name="maskUrl",
             kind=ParamKind.URL,
             description="Mask image: black areas are edited, white kept (ignored with several files)",
         ),
-        ParamSpec(name="isEnhance", kind=ParamKind.BOOLEAN, description="Enhance the prompt", default=False),
-        ParamSpec(
-            name="enableFallback",
-            kind=ParamKind.BOOLEAN,
-            description="Fall back to another model when GPT-Image-1 is unavailable",
-            default=False,
+        stock.flag("isEnhance", "Enhance the prompt", default=False),
+        stock.flag("enableFallback", "Fall back to another model when GPT-Image-1 is unavailable", default=False),
+        stock.choice(
+            "fallbackModel", ("GPT_IMAGE_1", "FLUX_MAX"), default="FLUX_MAX", description="Model used when falling back"
         ),
-        ParamSpec(
-            name="fallbackModel",
-            description="Model used when falling back",
-            default="FLUX_MAX",
-            choices=("GPT_IMAGE_1", "FLUX_MAX"),
-        ),
-        ParamSpec(name="uploadCn", kind=ParamKind.BOOLEAN, description="Upload results through servers in China"),
+        stock.flag("uploadCn", "Upload results through servers in China"),
         ParamSpec(name="fileUrl", kind=ParamKind.URL, description="Deprecated single-image form of filesUrl"),
     ),
     requires_any=(("prompt", "filesUrl"),),
@@ -77,27 +55,11 @@ REFERENCE = WireSpec(
     dialect=Dialect.REFERENCE,
     submit_path=SUBMIT_PATH,
     status_path=STATUS_PATH,
-    layout=BodyLayout.FLAT,
-    model_field=None,
     callback_field=None,  # the reference documents no callback for 4o
     params=(
-        ParamSpec(name="prompt", common="prompt", description="What to draw", required=True),
-        ParamSpec(
-            name="size",
-            common="aspect_ratio",
-            description="Aspect ratio of the output",
-            default="1:1",
-            choices=SIZES,
-        ),
-        ParamSpec(
-            name="variants",
-            kind=ParamKind.INTEGER,
-            common="num_images",
-            description="Number of images (1-4)",
-            default=1,
-            minimum=1,
-            maximum=4,
-        ),
+        stock.prompt(),
+        stock.aspect_ratio(*SIZES, name="size", default="1:1"),
+        stock.image_count(4, name="variants", description="Number of images (1-4)"),
     ),
 )
 

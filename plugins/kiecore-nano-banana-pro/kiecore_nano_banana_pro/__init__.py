@@ -7,111 +7,44 @@ Live, it is a market model (``nano-banana-pro``, no ``google/`` prefix) on the v
 
 from __future__ import annotations
 
-from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, WireSpec
-from kiecore.declarative import DeclarativePlugin
+from kiecore import DeclarativePlugin, ModelSpec, stock
 
 __all__ = ["MODELS", "NANO_BANANA_PRO", "plugin"]
 
 MODEL_ID = "nano-banana-pro"
-STATUS_PATH = "/api/v1/jobs/recordInfo"
 
 LIVE_ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "auto")
 REFERENCE_ASPECT_RATIOS = ("1:1", "3:2", "2:3", "4:3", "3:4", "16:9", "9:16", "21:9", "9:21")
-
-LIVE = WireSpec(
-    dialect=Dialect.MARKET,
-    submit_path="/api/v1/jobs/createTask",
-    status_path=STATUS_PATH,
-    layout=BodyLayout.INPUT,
-    model_field=MODEL_ID,
-    callback_field="callBackUrl",
-    params=(
-        ParamSpec(
-            name="prompt",
-            common="prompt",
-            description="What to draw (at most 10000 characters)",
-            required=True,
-            max_length=10000,
-        ),
-        ParamSpec(
-            name="image_input",
-            kind=ParamKind.URL_LIST,
-            common="image_urls",
-            description="Reference images for image-to-image (at most 8 URLs; jpeg/png/webp, 30 MB each)",
-            max_items=8,
-        ),
-        ParamSpec(
-            name="aspect_ratio",
-            common="aspect_ratio",
-            description="Aspect ratio of the output",
-            default="1:1",
-            choices=LIVE_ASPECT_RATIOS,
-        ),
-        ParamSpec(
-            name="resolution",
-            common="resolution",
-            description="Output resolution",
-            default="1K",
-            choices=("1K", "2K", "4K"),
-        ),
-        ParamSpec(
-            name="output_format",
-            common="output_format",
-            description="Output file format (jpeg is sent as jpg)",
-            default="png",
-            choices=("png", "jpg"),
-            value_map={"jpeg": "jpg"},
-        ),
-    ),
-)
-
-REFERENCE = WireSpec(
-    dialect=Dialect.MARKET,  # the reference's status section is market-shaped (state, resultJson, message)
-    submit_path="/api/v2/jobs/createTask",
-    status_path=STATUS_PATH,
-    layout=BodyLayout.INPUT,
-    model_field=MODEL_ID,
-    callback_field="callbackUrl",
-    params=(
-        ParamSpec(name="input_prompt", common="prompt", description="What to draw", required=True),
-        ParamSpec(
-            name="input_image_input",
-            kind=ParamKind.URL_LIST,
-            common="image_urls",
-            description="Reference images (at most 4 URLs; PNG/JPEG/GIF/WebP, 10 MB each)",
-            max_items=4,
-        ),
-        ParamSpec(
-            name="input_aspect_ratio",
-            common="aspect_ratio",
-            description="Aspect ratio of the output",
-            default="1:1",
-            choices=REFERENCE_ASPECT_RATIOS,
-        ),
-        ParamSpec(
-            name="input_resolution",
-            common="resolution",
-            description="Output resolution: sd, hd or 4k",
-            default="hd",
-            choices=("sd", "hd", "4k"),
-        ),
-        ParamSpec(
-            name="input_output_format",
-            common="output_format",
-            description="Output file format (jpeg is sent as jpg)",
-            default="webp",
-            choices=("jpg", "png", "webp"),
-            value_map={"jpeg": "jpg"},
-        ),
-    ),
-)
 
 NANO_BANANA_PRO = ModelSpec(
     id=MODEL_ID,
     title="Nano Banana Pro",
     family="Nano Banana",
-    live=LIVE,
-    reference=REFERENCE,
+    live=stock.market_wire(
+        MODEL_ID,
+        stock.prompt(10000),
+        stock.image_urls(
+            "Reference images for image-to-image (at most 8 URLs; jpeg/png/webp, 30 MB each)", 8, name="image_input"
+        ),
+        stock.aspect_ratio(*LIVE_ASPECT_RATIOS, default="1:1"),
+        stock.resolution("1K", "2K", "4K", default="1K"),
+        stock.output_format("png", "jpg", default="png"),
+    ),
+    # The reference's status section is market-shaped (state, resultJson, message), its create request is not.
+    reference=stock.market_wire(
+        MODEL_ID,
+        stock.prompt(name="input_prompt"),
+        stock.image_urls(
+            "Reference images (at most 4 URLs; PNG/JPEG/GIF/WebP, 10 MB each)", 4, name="input_image_input"
+        ),
+        stock.aspect_ratio(*REFERENCE_ASPECT_RATIOS, default="1:1", name="input_aspect_ratio"),
+        stock.resolution(
+            "sd", "hd", "4k", default="hd", name="input_resolution", description="Output resolution: sd, hd or 4k"
+        ),
+        stock.output_format("jpg", "png", "webp", default="webp", name="input_output_format"),
+        submit_path="/api/v2/jobs/createTask",
+        callback_field="callbackUrl",
+    ),
     aliases=("nbp", "google/nano-banana-pro"),
     typical_seconds=40.0,  # costTime 41000 ms in the docs' success example
     max_images=1,

@@ -7,95 +7,47 @@ image_size}`` with its generic ``status``/``imageUrl`` replies and no callback.
 
 from __future__ import annotations
 
-from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, WireSpec
-from kiecore.declarative import DeclarativePlugin
+from kiecore import BodyLayout, DeclarativePlugin, Dialect, ModelSpec, ParamSpec, WireSpec, stock
 
 __all__ = ["MODELS", "NANO_BANANA", "NANO_BANANA_EDIT", "plugin"]
 
-SUBMIT_PATH = "/api/v1/jobs/createTask"
-STATUS_PATH = "/api/v1/jobs/recordInfo"
-
 RATIOS = ("1:1", "9:16", "16:9", "3:4", "4:3", "3:2", "2:3", "5:4", "4:5", "21:9", "auto")
-FORMATS = ("png", "jpeg")
-JPG_IS_JPEG = {"jpg": "jpeg"}
 
-PROMPT = ParamSpec(
-    name="prompt", common="prompt", description="What to draw (at most 5000 characters)", required=True, max_length=5000
+PROMPT = stock.prompt(5000)
+OUTPUT_FORMAT = stock.output_format("png", "jpeg", default="png")
+LIVE_OPTIONS = (
+    OUTPUT_FORMAT,
+    # The size key is contested (kie-live-api.md section 11): older pages call it image_size, the 2026-08 pages
+    # call it aspect_ratio (same values) and mark image_size deprecated. Those 2026-08 pages are the newest
+    # description of the live service, and a deprecated field is the one that may stop working, so the common
+    # aspect ratio goes to aspect_ratio. image_size stays declared for -p image_size=... on a service that
+    # still wants it. Neither is sent unless asked for (both default to 1:1 at the service), so a plain request
+    # never depends on which key the service takes. The docs do not say what happens if both are sent.
+    stock.aspect_ratio(
+        *RATIOS, default="1:1", description="Aspect ratio of the output (service default 1:1); the 2026-08 key"
+    ),
+    ParamSpec(
+        name="image_size",
+        description="Aspect ratio under its older, deprecated key; use instead of aspect_ratio if the service wants it",
+        default="1:1",
+        choices=RATIOS,
+    ),
+    stock.flag("nsfw_checker", "Turn the service's NSFW filter on"),
 )
-OUTPUT_FORMAT = ParamSpec(
-    name="output_format",
-    common="output_format",
-    description="Output file format (jpg is sent as jpeg)",
-    default="png",
-    choices=FORMATS,
-    value_map=JPG_IS_JPEG,
-)
-# The size key is contested (kie-live-api.md section 11): older pages call it image_size, the 2026-08 pages
-# call it aspect_ratio (same values) and mark image_size deprecated. Those 2026-08 pages are the newest
-# description of the live service, and a deprecated field is the one that may stop working, so the common
-# aspect ratio goes to aspect_ratio. image_size stays declared for -p image_size=... on a service that
-# still wants it. Neither is sent unless asked for (both default to 1:1 at the service), so a plain request
-# never depends on which key the service takes. The docs do not say what happens if both are sent.
-ASPECT_RATIO = ParamSpec(
-    name="aspect_ratio",
-    common="aspect_ratio",
-    description="Aspect ratio of the output (service default 1:1); the 2026-08 key",
-    default="1:1",
-    choices=RATIOS,
-)
-IMAGE_SIZE = ParamSpec(
-    name="image_size",
-    description="Aspect ratio under its older, deprecated key; use instead of aspect_ratio if the service wants it",
-    default="1:1",
-    choices=RATIOS,
-)
-NSFW_CHECKER = ParamSpec(name="nsfw_checker", kind=ParamKind.BOOLEAN, description="Turn the service's NSFW filter on")
-IMAGE_URLS = ParamSpec(
-    name="image_urls",
-    kind=ParamKind.URL_LIST,
-    common="image_urls",
-    description="Images to edit (1-10 URLs; jpeg/png/webp, 10 MB each)",
-    required=True,
-    max_items=10,
-)
-
-
-def live_wire(model_id: str, *params: ParamSpec) -> WireSpec:
-    """The live market wire of one Nano Banana model."""
-    return WireSpec(
-        dialect=Dialect.MARKET,
-        submit_path=SUBMIT_PATH,
-        status_path=STATUS_PATH,
-        layout=BodyLayout.INPUT,
-        model_field=model_id,
-        callback_field="callBackUrl",
-        params=params,
-    )
-
 
 NANO_BANANA = ModelSpec(
     id="google/nano-banana",
     title="Nano Banana",
     family="Nano Banana",
-    live=live_wire("google/nano-banana", PROMPT, OUTPUT_FORMAT, ASPECT_RATIO, IMAGE_SIZE, NSFW_CHECKER),
+    live=stock.market_wire("google/nano-banana", PROMPT, *LIVE_OPTIONS),
     reference=WireSpec(
         dialect=Dialect.REFERENCE,
-        submit_path=SUBMIT_PATH,
-        status_path=STATUS_PATH,
+        submit_path=stock.MARKET_SUBMIT_PATH,
+        status_path=stock.MARKET_STATUS_PATH,
         layout=BodyLayout.FLAT,  # the reference shows no input wrapper
         model_field="google/nano-banana",
         callback_field=None,
-        params=(
-            ParamSpec(name="prompt", common="prompt", description="What to draw", required=True),
-            OUTPUT_FORMAT,
-            ParamSpec(
-                name="image_size",
-                common="aspect_ratio",
-                description="Aspect ratio of the output",
-                default="1:1",
-                choices=RATIOS,
-            ),
-        ),
+        params=(stock.prompt(), OUTPUT_FORMAT, stock.aspect_ratio(*RATIOS, name="image_size", default="1:1")),
     ),
     aliases=("nano-banana",),
     typical_seconds=10.0,  # costTime 9000 ms in the docs' success example
@@ -107,8 +59,11 @@ NANO_BANANA_EDIT = ModelSpec(
     id="google/nano-banana-edit",
     title="Nano Banana Edit",
     family="Nano Banana",
-    live=live_wire(
-        "google/nano-banana-edit", PROMPT, IMAGE_URLS, OUTPUT_FORMAT, ASPECT_RATIO, IMAGE_SIZE, NSFW_CHECKER
+    live=stock.market_wire(
+        "google/nano-banana-edit",
+        PROMPT,
+        stock.image_urls("Images to edit (1-10 URLs; jpeg/png/webp, 10 MB each)", 10, required=True),
+        *LIVE_OPTIONS,
     ),
     aliases=("nano-banana-edit",),
     typical_seconds=12.0,  # no example of its own; a little slower than text-to-image
