@@ -4,7 +4,8 @@
     with kiecore.Client() as client:                     # KIE_API_KEY from the environment
         result = client.generate("nano-banana-pro", "a red fox", output_dir="out")
 
-Names are imported on first use, so ``import kiecore`` (and ``kie --help``) stays fast.
+Names are imported on first use, so ``import kiecore`` (and ``kie --help``) stays fast; ``__version__`` too,
+read from the installed metadata by :mod:`kiecore.version`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 _EXPORTS = {
+    "__version__": "kiecore.version",
     "Client": "kiecore.client",
     "GenerationRequest": "kiecore.model",
     "GenerationResult": "kiecore.model",
@@ -28,7 +28,7 @@ _EXPORTS = {
     "ParamKind": "kiecore.declarations",
     "ParamSpec": "kiecore.declarations",
     "WireSpec": "kiecore.declarations",
-    "DeclarativePlugin": "kiecore.declarative",
+    "DeclarativePlugin": "kiecore.plugin",
     "hookimpl": "kiecore.hookspecs",
     "WireRequest": "kiecore.wire.request",
     "Registry": "kiecore.registry",
@@ -64,12 +64,13 @@ __all__ = [
 if TYPE_CHECKING:
     from kiecore.client import Client
     from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, WireSpec
-    from kiecore.declarative import DeclarativePlugin
     from kiecore.hookspecs import hookimpl
     from kiecore.loading import load_registry
     from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskState, TaskStatus
+    from kiecore.plugin import DeclarativePlugin
     from kiecore.registry import Registry
     from kiecore.serialization import from_json, to_json
+    from kiecore.version import __version__
     from kiecore.wire.request import WireRequest
 
 

@@ -45,7 +45,7 @@ from kiecore.recorder import Recorder
 from kiecore.redaction import clean_api_key
 from kiecore.registry import ModelEntry, Registry
 from kiecore.retry import RetryPolicy
-from kiecore.transport import DEFAULT_BASE_URL, Transport, is_loopback
+from kiecore.transport import DEFAULT_BASE_URL, Sender, Transport, is_loopback
 from kiecore.validation import resolve_params
 from kiecore.wire.envelope import task_id_of
 from kiecore.wire.links import parse_link_reply
@@ -63,7 +63,7 @@ StatusCallback = Callable[[TaskStatus], None]
 class PreparedRequest:
     """A validated create request, ready to send: what ``submit`` would send, without sending it."""
 
-    entry: ModelEntry
+    model: ModelEntry
     profile: Profile
     request: GenerationRequest
     params: dict[str, Any]
@@ -81,7 +81,9 @@ class Client:
     it can be resumed after a crash (:meth:`resume`); a journal that fails once a create was answered never
     loses the task (see :mod:`kiecore.recorder`); the one line a person must then see goes to ``notices``
     (default: standard error). The key is stripped of surrounding white space; one with a control character in
-    it is refused (:class:`UsageError`) before anything is recorded or sent.
+    it is refused (:class:`UsageError`) before anything is recorded or sent. ``transport`` replaces the HTTP
+    transport (its ``base_url`` is then the client's), e.g. with a test's
+    :class:`~kiecore.testing.scripted.ScriptedTransport`.
     """
 
     def __init__(
@@ -98,12 +100,14 @@ class Client:
         rate_limits: RateLimits | None = PUBLISHED_LIMITS,
         journal: Journal | None = None,
         notices: TextIO | None = None,
+        transport: Sender | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("KIE_API_KEY")
         self.api_key = key.strip() or None if key is not None else None
-        self.base_url = base_url or os.environ.get("KIE_BASE_URL") or DEFAULT_BASE_URL
+        configured = base_url or os.environ.get("KIE_BASE_URL") or DEFAULT_BASE_URL
+        self.base_url = transport.base_url if transport is not None else configured
         self.profile = Profile(profile)
         self.retry = retry or RetryPolicy()
         self.poll_interval = _positive(poll_interval, "the poll interval")
@@ -116,7 +120,7 @@ class Client:
         self._sleep = sleep
         self._clock = clock
         self._lock = threading.Lock()
-        self._transport: Transport | None = None
+        self._transport: Sender | None = transport
         self._limiter: AccountLimiter | None = None
         self._downloader: Downloader | None = None
 
@@ -133,7 +137,8 @@ class Client:
             return self._registry
 
     @property
-    def transport(self) -> Transport:
+    def transport(self) -> Sender:
+        """The transport to the API host (built on first use: no key, no transport)."""
         with self._lock:
             if self._transport is None:
                 if not self.api_key:
@@ -141,8 +146,8 @@ class Client:
                 self._transport = Transport(
                     self.base_url, clean_api_key(self.api_key), retry=self.retry, sleep=self._sleep, clock=self._clock
                 )
-                if self.rate_limits is not None:
-                    self._limiter = account_limiter(self._transport.base_url, self.api_key, self.rate_limits)
+            if self._limiter is None and self.rate_limits is not None and self.api_key:
+                self._limiter = account_limiter(self._transport.base_url, self.api_key, self.rate_limits)
             return self._transport
 
     @property
@@ -199,12 +204,12 @@ class Client:
         ``params`` are GenerationRequest fields (``prompt=``, ``aspect_ratio=``, ``extra={...}``); with
         ``request`` they override its fields.
         """
-        entry = self.model(model)
+        served = self.model(model)
         chosen = self.profile if profile is None else Profile(profile)
         request = attrs.evolve(request, **params) if request is not None else GenerationRequest(**params)
-        wire_params = resolve_params(entry.spec, chosen, request)
-        wire = self.registry.build_request(entry, chosen, wire_params, request)
-        return PreparedRequest(entry, chosen, request, wire_params, wire)
+        wire_params = resolve_params(served.spec, chosen, request)
+        wire = self.registry.build_request(served, chosen, wire_params, request)
+        return PreparedRequest(served, chosen, request, wire_params, wire)
 
     def submit(
         self,
@@ -228,7 +233,7 @@ class Client:
         if self._limiter is not None:
             self._limiter.creates.acquire()
         ticket = self._recorder.begin(  # a journal that cannot record this: nothing is sent
-            model=prepared.entry.spec.id,
+            model=prepared.model.spec.id,
             profile=prepared.profile,
             base_url=transport.base_url,
             request=prepared.request,
@@ -249,25 +254,25 @@ class Client:
         self._recorder.submitted(ticket, handle)
         return handle
 
-    def _create(self, transport: Transport, prepared: PreparedRequest) -> TaskHandle:
+    def _create(self, transport: Sender, prepared: PreparedRequest) -> TaskHandle:
         submitted_at = time.time()
         reply = transport.send(prepared.wire, profile=prepared.profile, idempotent=False)
         try:
-            task_id = self.registry.parse_submit(prepared.entry, prepared.profile, reply)
+            task_id = self.registry.parse_submit(prepared.model, prepared.profile, reply)
         except ParseError as error:
             raise SubmitUncertainError(
                 f"the create reply could not be read ({error}); the task may have been created: "
                 "check your Kie task history before submitting again"
             ) from error
         return TaskHandle(
-            model=prepared.entry.spec.id, task_id=task_id, profile=prepared.profile, submitted_at=submitted_at
+            model=prepared.model.spec.id, task_id=task_id, profile=prepared.profile, submitted_at=submitted_at
         )
 
     def status(self, handle: TaskHandle, *, deadline: float | None = None) -> TaskStatus:
         """Query a task once. Shortly after a submit, "not visible yet" comes back as ``QUEUED``."""
-        entry = self.model(handle.model)
-        dialect = self.registry.dialect_of(entry, handle.profile)
-        request = dialect.status_request(entry.spec.wire(handle.profile).status_path, handle.task_id)
+        served = self.model(handle.model)
+        dialect = self.registry.dialect_of(served, handle.profile)
+        request = dialect.status_request(served.spec.wire(handle.profile).status_path, handle.task_id)
         transport = self.transport
         if self._limiter is not None:
             self._limiter.status.acquire()
@@ -296,11 +301,11 @@ class Client:
         about = task_id_of(reply["data"]) if isinstance(reply.get("data"), Mapping) else None
         if about is not None and about != handle.task_id:
             raise ParseError(f"the status reply for task {handle.task_id} is about another task")
-        status = self.registry.parse_status(entry, handle.profile, reply)
+        status = self.registry.parse_status(served, handle.profile, reply)
         if status.fail_message:
             status = attrs.evolve(status, fail_message=transport.redact(status.fail_message))
         if status.state is TaskState.SUCCEEDED:
-            urls = self.registry.extract_urls(entry, handle.profile, reply)
+            urls = self.registry.extract_urls(served, handle.profile, reply)
             if len(urls) > MAX_RESULT_URLS:
                 raise ParseError(
                     f"the reply for task {handle.task_id} lists {len(urls)} result URLs; too many to trust"
@@ -472,18 +477,18 @@ class Client:
         journal entry or a stored handle (its journal entry, if any, is kept up to date). ``output_dir``
         defaults to the one the task was started with.
 
-        A journal entry is claimed first: :class:`TaskBusyError` if another live process is handling it,
+        A journal record is claimed first: :class:`TaskBusyError` if another live process is handling it,
         :class:`WrongKeyError` if it was created with another key or at another host than this client's.
         """
         if isinstance(task, TaskHandle):
-            entry = self.journal.find(self.transport.base_url, task.task_id) if self.journal is not None else None
-            if entry is None:
+            record = self.journal.find(self.transport.base_url, task.task_id) if self.journal is not None else None
+            if record is None:
                 timeout = self._timeout(task.model, timeout)
                 deadline = self._clock() + timeout
                 status = self._wait(task, deadline, timeout, on_status)
                 files = self._download_missing(task, status, Path(output_dir or "."), recorded=(), deadline=deadline)
                 return GenerationResult(handle=task, status=status, files=files)
-            task = entry
+            task = record
         handle = task.handle
         if handle is None or task.state not in (JournalState.SUBMITTED, JournalState.SUCCEEDED):
             raise UsageError(f"journal entry {task.id} ({task.state.value}) cannot be resumed")
@@ -498,24 +503,24 @@ class Client:
         files = self._download_missing(handle, status, directory, recorded=task.files, deadline=deadline)
         return GenerationResult(handle=handle, status=status, files=files)
 
-    def _claim(self, entry: JournalEntry) -> None:
-        if entry.key_fingerprint is not None and entry.key_fingerprint != self.key_fingerprint:
+    def _claim(self, record: JournalEntry) -> None:
+        if record.key_fingerprint is not None and record.key_fingerprint != self.key_fingerprint:
             raise WrongKeyError(
-                f"task {entry.task_id} was created with another API key or at another host than {entry.base_url};"
+                f"task {record.task_id} was created with another API key or at another host than {record.base_url};"
                 " set the key it was created with to resume it"
             )
-        if self.journal is not None and not self.journal.claim(entry.id):
-            raise TaskBusyError(f"task {entry.task_id} is being handled by another running process")
-        self._recorder.adopt(entry)
+        if self.journal is not None and not self.journal.claim(record.id):
+            raise TaskBusyError(f"task {record.task_id} is being handled by another running process")
+        self._recorder.adopt(record)
 
     def abandon(self, task: JournalEntry | TaskHandle) -> None:
         """Give up on an unfinished task: it is no longer waited on, resumed or announced. Needs a journal."""
         if self.journal is None:
             raise UsageError("abandoning a task needs a journal")
-        entry = task if isinstance(task, JournalEntry) else self.journal.find(self.transport.base_url, task.task_id)
-        if entry is None:
+        record = task if isinstance(task, JournalEntry) else self.journal.find(self.transport.base_url, task.task_id)
+        if record is None:
             raise UsageError(f"task {task.task_id} is not in the journal")
-        self.journal.abandon(entry.id)
+        self.journal.abandon(record.id)
 
     def _download_missing(
         self,

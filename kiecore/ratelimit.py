@@ -1,7 +1,7 @@
 """Client-side rate limits, shared by every thread of a process, so a burst of work causes no 429.
 
 The live service allows 20 new tasks per 10 s per account, 10 status queries per second per key, and
-3 record-info queries per second per 4o task (kie-live-api.md 1.3). A 429 that still comes is honoured by
+3 record-info queries per second per 4o task (docs/kie-api-notes.md §2.1). A 429 that still comes is honoured by
 the transport's ``Retry-After`` handling.
 """
 

@@ -30,7 +30,6 @@ from urllib3.exceptions import ConnectTimeoutError as _ConnectTimeout
 from urllib3.exceptions import HTTPError, NewConnectionError, ReadTimeoutError
 from urllib3.util import parse_url
 
-from kiecore import __version__
 from kiecore.errors import (
     APIError,
     AuthenticationError,
@@ -56,6 +55,7 @@ from kiecore.retry import (
     create_outcome,
     parse_retry_after,
 )
+from kiecore.version import __version__
 from kiecore.wire.envelope import reply_code, reply_message
 from kiecore.wire.request import WireRequest
 
@@ -366,29 +366,53 @@ class Transport:
         return f"body code {reply_code(reply)}" + (f": {message}" if message else "")
 
     def _error(self, code: int, message: str, http_status: int, retry_after: float | None) -> APIError:
-        detail = f"{code}: {message}" if message else str(code)
-        kwargs: dict[str, Any] = {"http_status": http_status, "code": code, "kie_message": message}
-        if code == 401:
-            return AuthenticationError(f"Kie refused the API key ({detail}); check KIE_API_KEY", **kwargs)
-        if code == 402:
-            return InsufficientCreditsError(f"not enough Kie credits ({detail}); top up your account", **kwargs)
-        if code in (400, 422):
-            return InvalidRequestError(f"Kie refused the request ({detail})", **kwargs)
-        if code == 404:
-            return NotFoundError(f"not found at {self._host} ({detail}); check the base URL and task id", **kwargs)
-        if code == 429:
-            return RateLimitedError(
-                f"rate limited by Kie ({detail}); try again later", retry_after=retry_after, **kwargs
-            )
-        if code == 433:
-            return APIError(f"the API key reached one of its usage caps ({detail}); check the key at Kie", **kwargs)
-        if code in (455, 503, 550):
-            return ServiceUnavailableError(f"Kie is unavailable ({detail}); try again later", **kwargs)
-        if code == 505:
-            return APIError(f"Kie has this feature disabled ({detail})", **kwargs)
-        if 500 <= code < 600 and code != 501:
-            return ServerError(f"Kie had a server error ({detail}); try again later", **kwargs)
-        return APIError(f"Kie answered {detail}", **kwargs)
+        return api_error(code, message, http_status=http_status, retry_after=retry_after, host=self._host)
+
+
+#: What each Kie code becomes: the error type and its line for a person (``{detail}`` is "code: message").
+ERRORS: Mapping[int, tuple[type[APIError], str]] = {
+    400: (InvalidRequestError, "Kie refused the request ({detail})"),
+    401: (AuthenticationError, "Kie refused the API key ({detail}); check KIE_API_KEY"),
+    402: (InsufficientCreditsError, "not enough Kie credits ({detail}); top up your account"),
+    404: (NotFoundError, "not found at {host} ({detail}); check the base URL and task id"),
+    422: (InvalidRequestError, "Kie refused the request ({detail})"),
+    429: (RateLimitedError, "rate limited by Kie ({detail}); try again later"),
+    433: (APIError, "the API key reached one of its usage caps ({detail}); check the key at Kie"),
+    455: (ServiceUnavailableError, "Kie is unavailable ({detail}); try again later"),
+    503: (ServiceUnavailableError, "Kie is unavailable ({detail}); try again later"),
+    505: (APIError, "Kie has this feature disabled ({detail})"),
+    550: (ServiceUnavailableError, "Kie is unavailable ({detail}); try again later"),
+}
+_SERVER_ERROR = (ServerError, "Kie had a server error ({detail}); try again later")
+_OTHER = (APIError, "Kie answered {detail}")
+
+
+def api_error(code: int, message: str, *, http_status: int, retry_after: float | None, host: str) -> APIError:
+    """The typed error for a Kie ``code`` (body code, else HTTP status): :data:`ERRORS`, any other 5xx but 501 a
+    :class:`ServerError`, anything else a plain :class:`APIError`. ``message`` is Kie's own, already redacted."""
+    server = 500 <= code < 600 and code != 501
+    kind, line = ERRORS.get(code) or (_SERVER_ERROR if server else _OTHER)
+    detail = f"{code}: {message}" if message else str(code)
+    kwargs: dict[str, Any] = {"http_status": http_status, "code": code, "kie_message": message}
+    if kind is RateLimitedError:
+        kwargs["retry_after"] = retry_after
+    return kind(line.format(detail=detail, host=host), **kwargs)
+
+
+class Sender(Protocol):
+    """What a :class:`~kiecore.client.Client` needs of its transport: a :class:`Transport`, or a test's scripted
+    one (:class:`kiecore.testing.scripted.ScriptedTransport`)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def send(
+        self, request: WireRequest, *, profile: Profile, idempotent: bool, deadline: float | None = None
+    ) -> Any: ...
+
+    def redact(self, text: str) -> str: ...
+
+    def close(self) -> None: ...
 
 
 class KieFailure:

@@ -14,6 +14,7 @@ from kiecore.emulator import Emulator
 from kiecore.errors import (
     AuthenticationError,
     DeadlineExceededError,
+    DownloadError,
     InsufficientCreditsError,
     InvalidParameterError,
     InvalidRequestError,
@@ -200,7 +201,7 @@ def test_the_key_is_never_sent_over_plain_http_to_a_remote_host(sample_registry:
 def test_existing_files_are_not_overwritten(client: Client, emulator: Emulator, tmp_path: Path) -> None:
     result = client.generate("test/flux", "a fox", output_dir=tmp_path)
     before = result.files[0].read_bytes()
-    with pytest.raises(Exception, match="already exists"):
+    with pytest.raises(DownloadError, match="already exists"):
         client.download(result.handle, result.status, tmp_path)
     assert result.files[0].read_bytes() == before
     assert client.download(result.handle, result.status, tmp_path, if_exists="overwrite") == result.files

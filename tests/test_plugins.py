@@ -1,33 +1,42 @@
-"""Plugin discovery and routing: broken plugins are reported, not fatal; names collide loudly."""
+"""Plugin discovery and routing: broken plugins, and plugins built for another kiecore, are reported, not fatal;
+names collide loudly; every hook call can be traced."""
 
 from __future__ import annotations
 
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+import kiecore.version
 from kiecore import loading
-from kiecore.declarative import DeclarativePlugin
 from kiecore.errors import ParseError, PluginError, UnknownModelError
 from kiecore.hookspecs import hookimpl
 from kiecore.model import GenerationRequest, Profile
+from kiecore.plugin import DeclarativePlugin
 from kiecore.registry import PluginInfo, Registry
 from tests.sample_plugin import FLUX, FOUR_O, MARKET
 
 
 class FakeDist:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, requires: list[str] | None = None) -> None:
         self.name = name
         self.version = "1.0"
+        self.requires = requires  # Requires-Dist lines, as importlib_metadata gives them
 
 
 class FakeEntryPoint:
-    def __init__(self, name: str, target: Any, dist: str) -> None:
+    def __init__(self, name: str, target: Any, dist: str, requires: list[str] | None = None) -> None:
         self.name = name
         self._target = target
-        self.dist = FakeDist(dist)
+        self.dist = FakeDist(dist, requires)
+        self.loaded = False
 
     def load(self) -> Any:
+        self.loaded = True
         if isinstance(self._target, Exception):
             raise self._target
         return self._target
@@ -65,6 +74,153 @@ def test_allow_and_deny_lists(entry_points: list[FakeEntryPoint]) -> None:
     assert ids({"KIECORE_LOAD_PLUGINS": "kiecore-one"}) == ["test/market"]
     assert ids({"KIECORE_LOAD_PLUGINS": ""}) == []
     assert ids({"KIECORE_DISABLE_PLUGINS": "one, kiecore-two"}) == []
+
+
+@pytest.fixture
+def core_version(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Pretend the running kiecore is another version."""
+    return lambda value: monkeypatch.setattr(kiecore.version, "__version__", value)
+
+
+def test_a_plugin_built_for_another_kiecore_is_refused_before_it_is_imported(
+    entry_points: list[FakeEntryPoint], core_version: Callable[[str], None]
+) -> None:
+    core_version("0.2.0")
+    old = FakeEntryPoint("old", DeclarativePlugin(MARKET), "kiecore-old", ["kiecore<0.2,>=0.1"])
+    ahead = FakeEntryPoint("ahead", DeclarativePlugin(FOUR_O), "kiecore-ahead", ["attrs>=23", "kiecore (>=0.3)"])
+    fits = FakeEntryPoint("fits", DeclarativePlugin(FLUX), "kiecore-fits", ["kiecore>=0.2,<0.3"])
+    entry_points += [old, ahead, fits]
+    registry = loading.load_registry({})
+    assert [entry.spec.id for entry in registry.models()] == ["test/flux"]
+    assert [failure.error for failure in registry.failures] == [
+        "kiecore-old 1.0 needs kiecore <0.2,>=0.1; this is kiecore 0.2.0: upgrade the plugin",
+        "kiecore-ahead 1.0 needs kiecore >=0.3; this is kiecore 0.2.0: upgrade kiecore",
+    ]
+    assert not old.loaded and not ahead.loaded and fits.loaded
+
+
+@pytest.mark.parametrize(
+    "requires",
+    [
+        None,  # no metadata at all
+        [],
+        ["attrs>=23.1"],  # no kiecore requirement
+        ["kiecore"],  # any version
+        ["kiecore-seedream<0.1"],  # another distribution
+        ['kiecore<0.1; extra == "legacy"'],  # only with an extra
+        ["kiecore>=0.1.0a1"],  # beyond the small check: the installer enforced it
+        ["kiecore @ https://example.org/kiecore.whl"],
+    ],
+)
+def test_ranges_that_do_not_exclude_this_kiecore_load(
+    entry_points: list[FakeEntryPoint], core_version: Callable[[str], None], requires: list[str] | None
+) -> None:
+    core_version("0.2.0")
+    entry_points.append(FakeEntryPoint("one", DeclarativePlugin(MARKET), "kiecore-one", requires))
+    registry = loading.load_registry({})
+    assert not registry.failures
+    assert [entry.spec.id for entry in registry.models()] == ["test/market"]
+
+
+def test_an_uninstalled_kiecore_refuses_no_plugin(
+    entry_points: list[FakeEntryPoint], core_version: Callable[[str], None]
+) -> None:
+    core_version(kiecore.version.UNKNOWN_VERSION)
+    entry_points.append(FakeEntryPoint("one", DeclarativePlugin(MARKET), "kiecore-one", ["kiecore>=0.1,<0.2"]))
+    assert [entry.spec.id for entry in loading.load_registry({}).models()] == ["test/market"]
+
+
+def test_a_disabled_plugin_is_not_checked_either(
+    entry_points: list[FakeEntryPoint], core_version: Callable[[str], None]
+) -> None:
+    core_version("0.2.0")
+    entry_points.append(FakeEntryPoint("old", DeclarativePlugin(MARKET), "kiecore-old", ["kiecore<0.1"]))
+    assert not loading.load_registry({"KIECORE_DISABLE_PLUGINS": "old"}).failures
+
+
+@pytest.mark.parametrize(
+    ("requirement", "advice"),
+    [
+        ("kiecore<0.2", "upgrade the plugin"),
+        ("kiecore~=0.1.0", "upgrade the plugin"),
+        ("kiecore==0.1.*", "upgrade the plugin"),
+        ("kiecore>0.2", "upgrade kiecore"),
+        ("kiecore~=0.3", "upgrade kiecore"),
+        ("kiecore!=0.2.0", "install another version of kiecore or of the plugin"),
+    ],
+)
+def test_the_refusal_says_which_side_to_upgrade(requirement: str, advice: str) -> None:
+    info = PluginInfo("foo", "kiecore-foo", "1.0")
+    message = loading.incompatibility(info, [requirement], "0.2.0")
+    assert message == f"kiecore-foo 1.0 needs kiecore {requirement[len('kiecore') :]}; this is kiecore 0.2.0: {advice}"
+
+
+def test_the_installed_plugins_all_fit_this_kiecore() -> None:
+    registry = loading.load_registry({})
+    assert not [failure for failure in registry.failures if "needs kiecore" in failure.error]
+
+
+def _trace_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "kiecore.plugins"]
+
+
+def test_tracing_logs_every_hook_call_with_its_result(
+    entry_points: list[FakeEntryPoint], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="kiecore.plugins")
+    entry_points += [
+        FakeEntryPoint("market", DeclarativePlugin(MARKET), "kiecore-market"),
+        FakeEntryPoint("bad", Misbehaving(FLUX), "kiecore-bad"),
+    ]
+    registry = loading.load_registry({"KIECORE_TRACE_PLUGINS": "1"})
+    lines = _trace_lines(caplog)
+    assert [line.split("(")[0] for line in lines] == ["register_models", "register_dialects"] * 2
+    assert lines[0].endswith("[market] -> []")  # not a firstresult hook: the list of answers
+
+    caplog.clear()
+    registry.parse_submit(registry.resolve("test/market"), Profile.LIVE, {"code": 200, "data": {"taskId": "t-1"}})
+    (line,) = _trace_lines(caplog)
+    assert line.startswith("parse_submit(model=ModelSpec(id='test/market'")
+    assert "reply={'code': 200, 'data': {'taskId': 't-1'}}" in line
+    assert line.endswith("[market] -> 't-1'")
+
+    caplog.clear()
+    with pytest.raises(ParseError):
+        registry.parse_status(registry.resolve("test/flux"), Profile.LIVE, {"code": 200, "data": {}})
+    (line,) = _trace_lines(caplog)
+    assert line.startswith("parse_status(") and line.endswith("[bad] raised KeyError: 'nope'")
+
+
+def test_no_tracing_unless_asked(entry_points: list[FakeEntryPoint], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="kiecore.plugins")
+    entry_points.append(FakeEntryPoint("market", DeclarativePlugin(MARKET), "kiecore-market"))
+    for value in (None, "", "0", "no"):
+        registry = loading.load_registry({} if value is None else {"KIECORE_TRACE_PLUGINS": value})
+        registry.parse_submit(registry.resolve("test/market"), Profile.LIVE, {"code": 200, "data": {"taskId": "t"}})
+    assert _trace_lines(caplog) == []
+
+
+def test_a_logger_turned_down_after_tracing_started_gets_nothing(
+    entry_points: list[FakeEntryPoint], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="kiecore.plugins")
+    entry_points.append(FakeEntryPoint("market", DeclarativePlugin(MARKET), "kiecore-market"))
+    registry = loading.load_registry({"KIECORE_TRACE_PLUGINS": "on"})
+    caplog.clear()
+    logging.getLogger("kiecore.plugins").setLevel(logging.INFO)
+    registry.parse_submit(registry.resolve("test/market"), Profile.LIVE, {"code": 200, "data": {"taskId": "t"}})
+    assert _trace_lines(caplog) == []
+
+
+TRACE_PROBE = """
+import kiecore.loading as loading
+loading.load_registry({"KIECORE_TRACE_PLUGINS": "1"})
+"""
+
+
+def test_tracing_goes_to_stderr_when_logging_is_not_configured() -> None:
+    done = subprocess.run([sys.executable, "-c", TRACE_PROBE], capture_output=True, text=True, check=True)
+    assert "kiecore.plugins: register_models(register=" in done.stderr
 
 
 def test_a_name_claimed_twice_names_both_distributions() -> None:

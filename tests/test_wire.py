@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -11,7 +10,7 @@ from hypothesis import given
 
 from kiecore.declarations import Dialect
 from kiecore.errors import ParseError
-from kiecore.model import TaskState
+from kiecore.model import TaskState, TaskStatus
 from kiecore.testing import strategies
 from kiecore.wire import extract_result_urls, parse_status_reply, parse_submit_reply
 from kiecore.wire.progress import fraction
@@ -99,9 +98,13 @@ def test_malformed_result_json_is_a_parse_error() -> None:
 
 @given(strategies.replies)
 def test_parsers_raise_only_parse_error(reply: Any) -> None:
-    for parse in (parse_submit_reply, parse_status_reply, extract_result_urls):
-        with contextlib.suppress(ParseError):
-            parse(reply)
+    """Each parser returns its type or raises ParseError; anything else escaping fails the test."""
+    for parse, kind in ((parse_submit_reply, str), (parse_status_reply, TaskStatus), (extract_result_urls, list)):
+        try:
+            result = parse(reply)
+        except ParseError:
+            continue
+        assert isinstance(result, kind), (parse.__name__, result)
 
 
 #: A live recordInfo reply captured in 2026 (z-image; URL and ids shortened): successFlag and response beside state.

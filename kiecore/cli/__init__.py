@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 PROFILES = ("live", "reference")
 
@@ -23,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Try it without a key: kie generate nano-banana-pro 'a red fox' --emulator",
     )
     parser.add_argument("--debug", action="store_true", help="log HTTP requests (key redacted) and show tracebacks")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "--journal",
         metavar="PATH",
@@ -115,10 +116,17 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", metavar="URL", help="API base URL (default $KIE_BASE_URL or https://api.kie.ai)")
 
 
-def _version() -> str:
-    from kiecore import __version__
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version is read only when asked, so ``kie --help`` reads no metadata."""
 
-    return __version__
+    def __init__(self, option_strings: Sequence[str], dest: str) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        from kiecore.version import __version__
+
+        print(f"{parser.prog} {__version__}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

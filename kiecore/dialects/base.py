@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from kiecore.model import TaskState, TaskStatus
-from kiecore.wire.body import status_query
+from kiecore.wire.builders import status_query
 from kiecore.wire.request import WireRequest
 
 #: The common fresh-link endpoint (every dialect but 4o): ``{"url": ...}`` -> a link valid 20 minutes.

@@ -8,7 +8,7 @@ at most once, from a daemon thread, with a :data:`TIMEOUT` second timeout and on
 (others are refused and recorded as not delivered): the emulator never calls out of the machine.
 
 With an HMAC key the delivery carries ``X-Webhook-Timestamp`` (unix seconds) and ``X-Webhook-Signature`` =
-base64(HMAC-SHA256(key, f"{taskId}.{timestamp}")), as kie-live-api.md 1.7 describes.
+base64(HMAC-SHA256(key, f"{taskId}.{timestamp}")), as docs/kie-api-notes.md §5 describes.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 
 from typing import Any
 
-from kiecore.wire.body import build_create_request, build_status_request
+from kiecore.wire.builders import build_create_request, build_status_request
 from kiecore.wire.envelope import parse_submit_reply
 from kiecore.wire.request import WireRequest
 

@@ -1,4 +1,4 @@
-"""Fresh download links for result URLs that have expired (docs/kie-api-notes.md).
+"""Fresh download links for result URLs that have expired (docs/kie-api-notes.md §4).
 
 Each dialect says where to ask (``WireDialect.link_request``); every endpoint answers ``data`` as a string: a
 link valid for 20 minutes.

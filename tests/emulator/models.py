@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, WireSpec
-from kiecore.declarative import DeclarativePlugin
+from kiecore.plugin import DeclarativePlugin
 from kiecore.registry import Registry
 from tests.emulator.helpers import (
     FLUX_CREATE,

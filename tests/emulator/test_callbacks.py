@@ -94,7 +94,7 @@ def fast() -> Iterator[Emulator]:
 
 
 def verify(headers: dict[str, str], body: bytes, key: str = HMAC_KEY) -> bool:
-    """The docs' verification sample (kie-live-api.md 1.7), reading ``taskId`` or ``task_id``."""
+    """The docs' verification sample (docs/kie-api-notes.md §5), reading ``taskId`` or ``task_id``."""
     data = json.loads(body)["data"]
     task_id = data.get("taskId") or data.get("task_id")
     msg = f"{task_id}.{headers['X-Webhook-Timestamp']}".encode()

@@ -17,7 +17,7 @@ PROMPT = stock.prompt(5000)
 OUTPUT_FORMAT = stock.output_format("png", "jpeg", default="png")
 LIVE_OPTIONS = (
     OUTPUT_FORMAT,
-    # The size key is contested (kie-live-api.md section 11): older pages call it image_size, the 2026-08 pages
+    # The size key is contested (docs/kie-api-notes.md §7): older pages call it image_size, the 2026-08 pages
     # call it aspect_ratio (same values) and mark image_size deprecated. Those 2026-08 pages are the newest
     # description of the live service, and a deprecated field is the one that may stop working, so the common
     # aspect ratio goes to aspect_ratio. image_size stays declared for -p image_size=... on a service that
