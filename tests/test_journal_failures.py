@@ -27,12 +27,12 @@ def creates(emulator: Emulator) -> int:
 
 
 @pytest.fixture
-def make(make_client: Any) -> Any:
+def make(kie_client_factory: Any) -> Any:
     """Clients whose "could not record" lines are kept for the test to read."""
 
     def build(journal: Journal) -> tuple[Client, io.StringIO]:
         notices = io.StringIO()
-        return make_client(KEY, journal, notices=notices), notices
+        return kie_client_factory(KEY, journal, notices=notices), notices
 
     return build
 

@@ -54,9 +54,9 @@ def test_killed_processes_are_resumed_without_resubmitting(tmp_path: Path) -> No
 
 
 @pytest.fixture
-def journalled(make_client: Any, tmp_path: Path) -> Iterator[tuple[Client, Journal]]:
+def journalled(kie_client_factory: Any, tmp_path: Path) -> Iterator[tuple[Client, Journal]]:
     with Journal(tmp_path / "journal.sqlite3") as journal:
-        yield make_client(KEY, journal), journal
+        yield kie_client_factory(KEY, journal), journal
 
 
 def test_the_journal_follows_a_task_to_its_files(journalled: tuple[Client, Journal], tmp_path: Path) -> None:
@@ -250,7 +250,10 @@ def test_fuzzed_command_lines_fail_cleanly_before_sending(
 def test_every_journal_fault_keeps_the_books(kie_registry: Registry, tmp_path: Path, name: str) -> None:
     outcome = run_journal_case(kie_registry, "nano-banana-pro", name, tmp_path, generations=4, workers=2)
     assert outcome.faults_injected > 0, "the fault never fired: the run proves nothing"
-    assert outcome.clean and outcome.delivered_generations == 4, outcome
+    assert outcome.clean, outcome
+    # a lock also refuses new submits in other threads, before anything is sent; other faults refuse nothing
+    assert outcome.delivered_generations + outcome.refused_reported == 4, outcome
+    assert "locked" in name or outcome.delivered_generations == 4, outcome
 
 
 @pytest.mark.parametrize("on", ["status", "download"])

@@ -30,8 +30,8 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 
 @pytest.fixture
-def client(make_client: Any, journal: Journal) -> Client:
-    client: Client = make_client(KEY, journal)
+def client(kie_client_factory: Any, journal: Journal) -> Client:
+    client: Client = kie_client_factory(KEY, journal)
     return client
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from kiecore import BodyLayout, Dialect, GenerationRequest, ModelSpec, ParamKind, ParamSpec, Profile, stock
@@ -78,9 +80,9 @@ def test_image_count_from_choices_sent_as_text_and_only_when_more_than_one() -> 
 
 
 @pytest.mark.parametrize("arguments", [{}, {"maximum": 4, "choices": (1, 2)}])
-def test_image_count_takes_a_maximum_or_choices(arguments: dict[str, object]) -> None:
+def test_image_count_takes_a_maximum_or_choices(arguments: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="either a maximum or choices"):
-        stock.image_count(**arguments)  # type: ignore[arg-type]
+        stock.image_count(**arguments)
 
 
 @pytest.mark.parametrize(

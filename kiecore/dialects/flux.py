@@ -7,9 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kiecore.dialects.base import WireDialect
-from kiecore.errors import ParseError
 from kiecore.model import TaskState, TaskStatus
-from kiecore.wire.envelope import text, url_list
+from kiecore.wire.envelope import result_holders, text, url_list
 from kiecore.wire.states import state_from_flag
 
 
@@ -30,13 +29,8 @@ class FluxDialect(WireDialect):
         )
 
     def extract_urls(self, data: Mapping[str, Any]) -> list[str]:
-        for holder_key in ("response", "info"):
-            holder = data.get(holder_key)
-            if holder is None:
-                continue
-            if not isinstance(holder, Mapping):
-                raise ParseError(f"'{holder_key}' is not an object")
-            urls = url_list(holder.get("resultImageUrl"), f"{holder_key}.resultImageUrl")
+        for holder in result_holders(data):
+            urls = url_list(holder.get("resultImageUrl"), "resultImageUrl")
             if urls:
                 return urls
         return []

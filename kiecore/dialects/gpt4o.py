@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kiecore.dialects.base import WireDialect
-from kiecore.errors import ParseError
 from kiecore.model import TaskState, TaskStatus
-from kiecore.wire.envelope import text, url_list
+from kiecore.wire.envelope import result_holders, text, url_list
 from kiecore.wire.progress import fraction
 from kiecore.wire.request import WireRequest
 from kiecore.wire.states import state_from_flag, state_from_word
@@ -40,14 +39,9 @@ class Gpt4oDialect(WireDialect):
 
     def extract_urls(self, data: Mapping[str, Any]) -> list[str]:
         """``response.resultUrls`` or ``response.result_urls`` (status), ``info.result_urls`` (callback)."""
-        for holder_key in ("response", "info"):
-            holder = data.get(holder_key)
-            if holder is None:
-                continue
-            if not isinstance(holder, Mapping):
-                raise ParseError(f"'{holder_key}' is not an object")
+        for holder in result_holders(data):
             for key in ("resultUrls", "result_urls"):
-                urls = url_list(holder.get(key), f"{holder_key}.{key}")
+                urls = url_list(holder.get(key), key)
                 if urls:
                     return urls
         return []

@@ -1,14 +1,16 @@
 """pytest fixtures for kiecore and its plugins, registered through the ``pytest11`` entry point.
 
 ``kie_registry`` (installed plugins), ``kie_plugin_registry`` (only the plugin your ``kie_plugin`` fixture
-returns), ``kie_emulator`` (a running emulator, reset for each test), ``kie_client`` (a client bound to
-it). Imports stay inside the fixtures so that merely having kiecore installed costs a pytest run nothing.
+returns), ``kie_emulator`` (a running emulator, reset for each test), ``kie_client`` (a client bound to it),
+``kie_client_factory`` (more clients of it, with a journal or other options) and ``kie_emulator_for`` (a
+running emulator of any registry, one per registry for the session, reset for each test). Imports stay inside
+the fixtures so that merely having kiecore installed costs a pytest run nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -37,19 +39,35 @@ def kie_plugin_registry(kie_plugin: object) -> Registry:
 
 
 @pytest.fixture(scope="session")
-def _kie_emulator_server(kie_registry: Registry) -> Iterator[Emulator]:
-    from kiecore.emulator import Emulator
-
-    with Emulator(kie_registry, task_seconds=0.2, retry_after=0.05) as emulator:
-        yield emulator
+def _kie_emulators() -> Iterator[dict[int, Emulator]]:
+    running: dict[int, Emulator] = {}
+    yield running
+    for emulator in running.values():
+        emulator.stop()
 
 
 @pytest.fixture
-def kie_emulator(_kie_emulator_server: Emulator) -> Emulator:
+def kie_emulator_for(_kie_emulators: dict[int, Emulator]) -> Callable[[Registry], Emulator]:
+    """``kie_emulator_for(registry)``: a running emulator serving ``registry``'s models (started once per
+    registry for the session), with no tasks, faults or logged requests, and 0.2 s tasks."""
+    from kiecore.emulator import Emulator
+
+    def running(registry: Registry) -> Emulator:
+        emulator = _kie_emulators.get(id(registry))
+        if emulator is None:
+            emulator = _kie_emulators[id(registry)] = Emulator(registry, task_seconds=0.2, retry_after=0.05)
+            emulator.start()
+        emulator.reset()
+        emulator.task_seconds = 0.2
+        return emulator
+
+    return running
+
+
+@pytest.fixture
+def kie_emulator(kie_emulator_for: Callable[[Registry], Emulator], kie_registry: Registry) -> Emulator:
     """A running emulator serving every installed model, with no tasks, faults or logged requests."""
-    _kie_emulator_server.reset()
-    _kie_emulator_server.task_seconds = 0.2
-    return _kie_emulator_server
+    return kie_emulator_for(kie_registry)
 
 
 @pytest.fixture
@@ -59,3 +77,25 @@ def kie_client(kie_emulator: Emulator, kie_registry: Registry) -> Iterator[Clien
 
     with emulator_client(kie_emulator.base_url, kie_registry) as client:
         yield client
+
+
+@pytest.fixture
+def kie_client_factory(kie_emulator: Emulator, kie_registry: Registry) -> Iterator[Callable[..., Client]]:
+    """``kie_client_factory(api_key, journal=None, **options)``: clients of ``kie_emulator`` polling and retrying at
+    emulator speed, without client-side rate limits unless ``options`` set them; closed after the test."""
+    from kiecore.client import Client
+    from kiecore.testing.endtoend import FAST_RETRY
+
+    clients: list[Client] = []
+
+    def make(api_key: str, journal: Any = None, **options: Any) -> Client:
+        settings: dict[str, Any] = {"poll_interval": 0.05, "retry": FAST_RETRY, "rate_limits": None, **options}
+        client = Client(
+            api_key=api_key, base_url=kie_emulator.base_url, registry=kie_registry, journal=journal, **settings
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()

@@ -112,3 +112,17 @@ def url_list(value: Any, what: str) -> list[str]:
         if item:
             urls.append(item)
     return urls
+
+
+def result_holders(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The objects that hold result URLs in a dedicated-endpoint record: ``response`` (a status reply), then
+    ``info`` (a callback), whichever are present; ParseError if one is present but not an object."""
+    holders = []
+    for key in ("response", "info"):
+        holder = data.get(key)
+        if holder is None:
+            continue
+        if not isinstance(holder, Mapping):
+            raise ParseError(f"'{key}' is not an object")
+        holders.append(holder)
+    return holders
