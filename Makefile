@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PLUGINS := $(sort $(wildcard plugins/*))
 WHEELS := build/wheels
 
-.PHONY: demo test lint typecheck unit isolation wheels bench chaos clean
+.PHONY: demo test lint typecheck unit isolation wheels bench chaos mutation clean
 
 $(VENV)/.installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,14 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
 
 # The fault-injection figures in docs/reliability.md (a few minutes).
+# Mutation testing ([tool.mutmut] in pyproject.toml; about ten minutes, not part of `make test`).
+mutation: $(VENV)/.installed
+	$(BIN)/python -m pip install -q 'mutmut>=3.3,<4'
+	rm -rf mutants
+	$(BIN)/mutmut run; $(BIN)/mutmut results | tail -n 40
+
 chaos: $(VENV)/.installed
 	$(BIN)/python bench/chaos.py 20 20
 
 clean:
-	rm -rf $(VENV) out build .tox .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) out build .tox .mypy_cache .ruff_cache .hypothesis mutants
