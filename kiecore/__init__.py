@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "__version__": "kiecore.version",
     "Client": "kiecore.client",
+    "AsyncClient": "kiecore.async_client",
+    "CallbackReceiver": "kiecore.callback_receiver",
+    "CallbackServer": "kiecore.callback_receiver",
     "GenerationRequest": "kiecore.model",
     "GenerationResult": "kiecore.model",
     "Profile": "kiecore.model",
@@ -38,7 +41,10 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "AsyncClient",
     "BodyLayout",
+    "CallbackReceiver",
+    "CallbackServer",
     "Client",
     "DeclarativePlugin",
     "Dialect",
@@ -62,6 +68,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from kiecore.async_client import AsyncClient
+    from kiecore.callback_receiver import CallbackReceiver, CallbackServer
     from kiecore.client import Client
     from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, WireSpec
     from kiecore.hookspecs import hookimpl

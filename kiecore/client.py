@@ -3,81 +3,54 @@ plugins only map data."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import math
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import attrs
 
-from kiecore.download import DEFAULT_MAX_BYTES, Downloader, IfExists, existing_result, file_name, remove_partials
-from kiecore.errors import (
-    APIError,
-    DeadlineExceededError,
-    DownloadError,
-    InvalidRequestError,
-    KieError,
-    LinkExpiredError,
-    MissingAPIKeyError,
-    NotFoundError,
-    ParseError,
-    RateLimitedError,
-    ServerError,
-    ServiceUnavailableError,
-    SubmitUncertainError,
-    TaskBusyError,
-    TaskFailedError,
-    TransportError,
-    UsageError,
-    WrongKeyError,
-)
+from kiecore.download import DEFAULT_MAX_BYTES, Downloader, IfExists
+from kiecore.engine.budgets import AccountBudgets, Slot, Window, account_budgets, default_path_beside, wait_for_slot
+from kiecore.engine.calls import Calls, PreparedRequest
+from kiecore.engine.jobs import Goal, Job, Phase, StatusCallback
+from kiecore.engine.runtimes import RunTimeBook
+from kiecore.engine.scheduler import Engine
+from kiecore.engine.steps import Steps
+from kiecore.errors import KieError, MissingAPIKeyError, TaskBusyError, UsageError, WrongKeyError
 from kiecore.journal import Journal, JournalEntry, JournalState
 from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskState, TaskStatus
-from kiecore.polling import DEFAULT_INTERVAL, default_timeout, poll_delay
-from kiecore.ratelimit import PUBLISHED_LIMITS, AccountLimiter, RateLimits, account_fingerprint, account_limiter
+from kiecore.polling import DEFAULT_INTERVAL, default_timeout
+from kiecore.ratelimit import PUBLISHED_LIMITS, RateLimits, account_fingerprint
 from kiecore.recorder import Recorder
 from kiecore.redaction import clean_api_key
 from kiecore.registry import ModelEntry, Registry
 from kiecore.retry import RetryPolicy
 from kiecore.transport import DEFAULT_BASE_URL, Sender, Transport, is_loopback
 from kiecore.validation import resolve_params
-from kiecore.wire.envelope import task_id_of
-from kiecore.wire.links import parse_link_reply
-from kiecore.wire.request import WireRequest
 
-#: More result URLs than this for one task is not a reply to trust.
-MAX_RESULT_URLS = 64
-#: Errors while polling that say nothing about the task: keep polling until the deadline.
-_TRANSIENT = (RateLimitedError, ServerError, ServiceUnavailableError, TransportError)
-
-StatusCallback = Callable[[TaskStatus], None]
-
-
-@attrs.frozen
-class PreparedRequest:
-    """A validated create request, ready to send: what ``submit`` would send, without sending it."""
-
-    model: ModelEntry
-    profile: Profile
-    request: GenerationRequest
-    params: dict[str, Any]
-    wire: WireRequest
+__all__ = ["Client", "PreparedRequest", "StatusCallback", "check_output_dir"]
 
 
 class Client:
     """A Kie client. Thread-safe; use one per process and close it (or use it as a context manager).
 
-    ``api_key`` defaults to ``$KIE_API_KEY`` and ``base_url`` to ``$KIE_BASE_URL`` or https://api.kie.ai.
-    ``poll_interval`` is the first phase's wait between status queries (see :mod:`kiecore.polling`).
+    Every task runs on the client's one engine (:mod:`kiecore.engine`: a scheduler thread and a few workers,
+    however many tasks are in flight). ``api_key`` defaults to ``$KIE_API_KEY`` and ``base_url`` to
+    ``$KIE_BASE_URL`` or https://api.kie.ai. ``poll_interval`` sets the time scale of the poll schedule
+    (2.0, the default, is live pacing; see :mod:`kiecore.engine.plan`).
     ``visibility_grace`` is how long after a submit "recordInfo is null" means "not visible yet".
-    ``rate_limits`` are kept client-side, shared by every client of the process using the same key and host
-    (``None`` turns them off). With a ``journal``, every task is recorded durably before it is waited on, so
+    ``rate_limits`` are kept client-side, exactly (:mod:`kiecore.engine.budgets`), shared by every client of
+    the process using the same key and host, and with a ``journal`` by every process on the host too (``None``
+    turns them off). With a ``journal``, every task is recorded durably before it is waited on, so
     it can be resumed after a crash (:meth:`resume`); a journal that fails once a create was answered never
     loses the task (see :mod:`kiecore.recorder`); the one line a person must then see goes to ``notices``
     (default: standard error). The key is stripped of surrounding white space; one with a control character in
@@ -121,8 +94,11 @@ class Client:
         self._clock = clock
         self._lock = threading.Lock()
         self._transport: Sender | None = transport
-        self._limiter: AccountLimiter | None = None
         self._downloader: Downloader | None = None
+        self._calls: Calls | None = None
+        self._engine: Engine | None = None
+        self._budgets: AccountBudgets | None = None
+        self._runtimes = RunTimeBook(store=journal)
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -146,8 +122,6 @@ class Client:
                 self._transport = Transport(
                     self.base_url, clean_api_key(self.api_key), retry=self.retry, sleep=self._sleep, clock=self._clock
                 )
-            if self._limiter is None and self.rate_limits is not None and self.api_key:
-                self._limiter = account_limiter(self._transport.base_url, self.api_key, self.rate_limits)
             return self._transport
 
     @property
@@ -171,7 +145,14 @@ class Client:
         return account_fingerprint(self.transport.base_url, self.api_key) if self.api_key else None
 
     def close(self) -> None:
+        """Stop the engine (a create already sent is answered and recorded first), then close the connections;
+        tasks still running stay in the journal, resumable."""
         with self._lock:
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close()
+        with self._lock:
+            self._calls = None
             if self._transport is not None:
                 self._transport.close()
             if self._downloader is not None:
@@ -183,6 +164,45 @@ class Client:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    # -- the engine ----------------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> Calls:
+        """The client's single requests (create, query, fresh link, save), without scheduling."""
+        registry, transport = self.registry, self.transport
+        with self._lock:
+            if self._calls is None:
+                self._calls = Calls(
+                    registry, transport, lambda: self.downloader, visibility_grace=lambda: self.visibility_grace
+                )
+            return self._calls
+
+    @property
+    def engine(self) -> Engine:
+        """The scheduler holding every in-flight task of this client (started with the first one)."""
+        calls = self.calls
+        with self._lock:
+            if self._engine is None:
+                steps = Steps(
+                    calls,
+                    self._recorder,
+                    self._runtimes,
+                    key=self.api_key,
+                    retry=self.retry,
+                    scale=self.poll_interval / DEFAULT_INTERVAL,
+                    clock=self._clock,
+                )
+                self._engine = Engine(steps, self._account_budgets, clock=self._clock)
+            return self._engine
+
+    def _account_budgets(self) -> AccountBudgets | None:
+        if self.rate_limits is None or not self.api_key:
+            return None
+        if self._budgets is None:
+            store = default_path_beside(self.journal.path) if self.journal is not None else None
+            self._budgets = account_budgets(self.transport.base_url, self.api_key, self.rate_limits, store)
+        return self._budgets
 
     # -- the API -------------------------------------------------------------------------------------
 
@@ -223,106 +243,49 @@ class Client:
         """Create a task; returns its handle. Nothing is sent if a parameter is invalid.
 
         With a journal, the task is recorded before the request is sent. Raises :class:`SubmitUncertainError`
-        if the answer was lost after sending (the task may exist; it is never resubmitted).
+        if the answer was lost after sending (the task may exist; it is never resubmitted). A 429 (nothing was
+        created) is retried through the rate limits within the model's default deadline.
         """
-        return self._submit(self.prepare(model, request, profile=profile, **params), output_dir=None)
-
-    def _submit(self, prepared: PreparedRequest, output_dir: str | None) -> TaskHandle:
-        transport = self.transport  # no key, no journal entry
-        fingerprint = self.key_fingerprint
-        if self._limiter is not None:
-            self._limiter.creates.acquire()
-        ticket = self._recorder.begin(  # a journal that cannot record this: nothing is sent
-            model=prepared.model.spec.id,
-            profile=prepared.profile,
-            base_url=transport.base_url,
-            request=prepared.request,
-            output_dir=output_dir,
-            key_fingerprint=fingerprint,
-        )
-        try:
-            handle = self._create(transport, prepared)
-        except SubmitUncertainError as error:
-            self._recorder.uncertain(ticket, str(error))
-            raise
-        except KieError as error:  # refused before anything was created
-            self._recorder.refused(ticket, str(error))
-            raise
-        except BaseException:  # interrupted mid-request: the outcome is unknown
-            self._recorder.uncertain(ticket, "interrupted while submitting")
-            raise
-        self._recorder.submitted(ticket, handle)
+        handle: TaskHandle = _outcome(self.start_submit(self.prepare(model, request, profile=profile, **params)))
         return handle
 
-    def _create(self, transport: Sender, prepared: PreparedRequest) -> TaskHandle:
-        submitted_at = time.time()
-        reply = transport.send(prepared.wire, profile=prepared.profile, idempotent=False)
-        try:
-            task_id = self.registry.parse_submit(prepared.model, prepared.profile, reply)
-        except ParseError as error:
-            raise SubmitUncertainError(
-                f"the create reply could not be read ({error}); the task may have been created: "
-                "check your Kie task history before submitting again"
-            ) from error
-        return TaskHandle(
-            model=prepared.model.spec.id, task_id=task_id, profile=prepared.profile, submitted_at=submitted_at
-        )
+    def start_submit(self, prepared: PreparedRequest) -> Future[TaskHandle]:
+        """:meth:`submit` of a prepared request, without waiting: the future of its handle."""
+        timeout = self._timeout(prepared.model.spec.id, None)
+        job = Job(Goal.SUBMIT, self._clock() + timeout, timeout, prepared=prepared)
+        return self.engine.run(job, Phase.CREATE)
 
     def status(self, handle: TaskHandle, *, deadline: float | None = None) -> TaskStatus:
-        """Query a task once. Shortly after a submit, "not visible yet" comes back as ``QUEUED``."""
-        served = self.model(handle.model)
-        dialect = self.registry.dialect_of(served, handle.profile)
-        request = dialect.status_request(served.spec.wire(handle.profile).status_path, handle.task_id)
-        transport = self.transport
-        if self._limiter is not None:
-            self._limiter.status.acquire()
-            if dialect.status_limited_per_task:
-                self._limiter.task_status(handle.task_id).acquire()
+        """Query a task once (within the rate limits). Shortly after a submit, "not visible yet" comes back as
+        ``QUEUED``."""
+        calls = self.calls
+        budgets = self._account_budgets()
+        held: list[tuple[Window, Slot]] = []
         try:
-            reply = transport.send(request, profile=handle.profile, idempotent=True, deadline=deadline)
-        except (InvalidRequestError, NotFoundError) as error:
-            if self._not_visible_yet(handle):
-                return TaskStatus(state=TaskState.QUEUED, raw=None)
-            raise error
-        except APIError as error:
-            if error.code in dialect.task_failure_codes:
-                return TaskStatus(
-                    state=TaskState.FAILED, fail_code=str(error.code), fail_message=error.kie_message or None
-                )
-            raise
-        if isinstance(reply, Mapping) and reply.get("data") is None:  # seen live while a task is processing
-            if self._not_visible_yet(handle):
-                return TaskStatus(state=TaskState.QUEUED, raw=reply)
-            raise NotFoundError(
-                f"Kie holds no record of task {handle.task_id} (the status reply has no data); check the task id",
-                http_status=200,
-                code=reply.get("code") if isinstance(reply.get("code"), int) else None,
-            )
-        about = task_id_of(reply["data"]) if isinstance(reply.get("data"), Mapping) else None
-        if about is not None and about != handle.task_id:
-            raise ParseError(f"the status reply for task {handle.task_id} is about another task")
-        status = self.registry.parse_status(served, handle.profile, reply)
-        if status.fail_message:
-            status = attrs.evolve(status, fail_message=transport.redact(status.fail_message))
-        if status.state is TaskState.SUCCEEDED:
-            urls = self.registry.extract_urls(served, handle.profile, reply)
-            if len(urls) > MAX_RESULT_URLS:
-                raise ParseError(
-                    f"the reply for task {handle.task_id} lists {len(urls)} result URLs; too many to trust"
-                )
-            status = attrs.evolve(status, urls=urls)
-        return status
-
-    def _not_visible_yet(self, handle: TaskHandle) -> bool:
-        return time.time() - handle.submitted_at < self.visibility_grace
+            if budgets is not None:
+                limited = self.registry.dialect_of(self.model(handle.model), handle.profile).status_limited_per_task
+                windows = [budgets.status, *([budgets.task_status(handle.task_id)] if limited else [])]
+                held = [(window, wait_for_slot(window, self._sleep)) for window in windows]
+            return calls.query(handle, deadline=deadline)
+        finally:
+            for window, slot in held:
+                window.release(slot)
 
     def wait(
         self, handle: TaskHandle, *, timeout: float | None = None, on_status: StatusCallback | None = None
     ) -> TaskStatus:
         """Poll until the task succeeds (returned), fails (:class:`TaskFailedError`) or ``timeout`` seconds pass
         (:class:`DeadlineExceededError`; default from the model's typical duration)."""
+        status: TaskStatus = _outcome(self.start_wait(handle, timeout, on_status))
+        return status
+
+    def start_wait(
+        self, handle: TaskHandle, timeout: float | None, on_status: StatusCallback | None
+    ) -> Future[TaskStatus]:
+        """:meth:`wait` without waiting: the future of the final status (``cancel()`` stops the polling)."""
         timeout = self._timeout(handle.model, timeout)
-        return self._wait(handle, self._clock() + timeout, timeout, on_status)
+        job = Job(Goal.WAIT, self._clock() + timeout, timeout, handle=handle, on_status=on_status)
+        return self._run_known(job)
 
     def _timeout(self, model: str, timeout: float | None) -> float:
         """``timeout`` checked, or the model's default deadline."""
@@ -330,38 +293,10 @@ class Client:
             return default_timeout(self.model(model).spec.typical_seconds)
         return _positive(timeout, "the timeout")
 
-    def _wait(
-        self, handle: TaskHandle, deadline: float, timeout: float, on_status: StatusCallback | None
-    ) -> TaskStatus:
-        typical = self.model(handle.model).spec.typical_seconds
-        base_url = self.transport.base_url
-        last: TaskStatus | None = None
-        since_submit = time.time() - handle.submitted_at
-        if since_submit < self.poll_interval:
-            self._sleep(max(0.0, min(self.poll_interval - since_submit, deadline - self._clock())))
-        while True:
-            try:
-                status = self.status(handle, deadline=deadline)
-            except _TRANSIENT:  # a status query is never a submit, so never SubmitUncertainError
-                status = None
-            if status is not None:
-                last = status
-                if on_status is not None:
-                    on_status(status)
-                if status.state is TaskState.SUCCEEDED and not status.urls:
-                    raise ParseError(f"task {handle.task_id} succeeded but the reply lists no result URLs")
-                self._recorder.observed(base_url, handle, status)
-                if status.state is TaskState.SUCCEEDED:
-                    return status
-                if status.state is TaskState.FAILED:
-                    raise TaskFailedError(handle, status)
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                timed_out = DeadlineExceededError(handle, timeout, last)
-                self._recorder.note_error(base_url, handle, str(timed_out))
-                raise timed_out
-            elapsed = time.time() - handle.submitted_at
-            self._sleep(min(poll_delay(elapsed, typical_seconds=typical, interval=self.poll_interval), remaining))
+    def _run_known(self, job: Job) -> Future[Any]:
+        """Start a job on an existing task: its first query is planned (or its saving starts) at once."""
+        engine = self.engine
+        return engine.run(job, engine.steps.start_from(job))
 
     def download(
         self,
@@ -372,59 +307,24 @@ class Client:
         if_exists: IfExists = "error",
         deadline: float | None = None,
     ) -> tuple[Path, ...]:
-        """Save every result of a succeeded task into ``output_dir`` as ``<task id>[_<n>].<ext>``.
+        """Save every result of a succeeded task into ``output_dir`` as ``<task id>[_<n>].<ext>``, in the calling
+        thread.
 
         A result URL the file host refuses (expired) is exchanged for a fresh link from Kie once. Every result
         is tried even when one fails; the first failure is raised after the others were tried.
         ``if_exists``: ``"error"`` (never overwrite), ``"overwrite"``, or ``"keep"`` an existing file.
         ``deadline`` (a ``clock()`` value) bounds every download.
         """
-        return self._download(handle, status, Path(output_dir), if_exists, deadline, present={})
-
-    def _download(
-        self,
-        handle: TaskHandle,
-        status: TaskStatus,
-        directory: Path,
-        if_exists: IfExists,
-        deadline: float | None,
-        present: dict[int, Path],
-    ) -> tuple[Path, ...]:
-        base_url = self.transport.base_url
-        count = len(status.urls)
-        files: dict[int, Path] = dict(present)
-        failures: list[KieError] = []
-        for index, url in enumerate(status.urls):
-            if index in files:
-                continue
-            name = _namer(handle.task_id, index, count)
-            try:
-                try:
-                    path = self.downloader.fetch(url, directory, name, if_exists=if_exists, deadline=deadline)
-                except LinkExpiredError as expired:
-                    try:
-                        fresh = self.fresh_link(handle, url)
-                    except KieError as error:
-                        raise DownloadError(f"{expired}, and Kie gave no fresh link ({error})") from None
-                    path = self.downloader.fetch(fresh, directory, name, if_exists=if_exists, deadline=deadline)
-            except KieError as error:
-                failures.append(error)
-                continue
-            files[index] = path
-            self._recorder.saved(base_url, handle, path)
-        if failures:
-            if len(failures) > 1:
-                raise DownloadError(f"{len(failures)} of {count} results could not be saved; the first: {failures[0]}")
-            raise failures[0]
-        ordered = tuple(files[index] for index in range(count))
-        self._recorder.downloaded(base_url, handle, ordered)
-        return ordered
+        end = deadline if deadline is not None else math.inf
+        job = Job(Goal.GENERATE, end, math.inf, handle=handle, directory=Path(output_dir), if_exists=if_exists)
+        job.status = status
+        self.engine.steps.save(job)
+        result: GenerationResult = _outcome(job.future)
+        return result.files
 
     def fresh_link(self, handle: TaskHandle, url: str) -> str:
         """A new download link (valid about 20 minutes) for ``url``, a result of ``handle``'s task."""
-        dialect = self.registry.dialect_of(self.model(handle.model), handle.profile)
-        request = dialect.link_request(handle.task_id, url)
-        return parse_link_reply(self.transport.send(request, profile=handle.profile, idempotent=True))
+        return self.calls.fresh_link(handle, url)
 
     def generate(
         self,
@@ -442,27 +342,103 @@ class Client:
         """Submit, wait, and (unless ``download=False``) save every result: the whole journey in one call.
 
         ``prompt`` is the prompt text or a whole :class:`GenerationRequest`; ``params`` set or override fields.
-        ``timeout`` bounds the whole generation, downloads included. Everything that can be checked locally
-        (parameters, the timeout, an output folder that can be created and written) is checked before anything
-        is sent.
+        ``timeout`` bounds the whole generation from its first create request (time queued behind other creates
+        of the client does not count), a create retried after a 429 and downloads included.
+        Everything that can be checked locally (parameters, the timeout, an output folder that can be created
+        and written) is checked before anything is sent. Interrupting the call (Ctrl-C) stops the waiting; the
+        task stays in the journal, resumable. ``on_submit`` and ``on_status`` are called from the engine's
+        threads.
+        """
+        future = self.start(
+            model,
+            prompt,
+            output_dir=output_dir,
+            timeout=timeout,
+            download=download,
+            profile=profile,
+            on_submit=on_submit,
+            on_status=on_status,
+            **params,
+        )
+        result: GenerationResult = _outcome(future)
+        return result
+
+    def start(
+        self,
+        model: str,
+        prompt: str | GenerationRequest | None = None,
+        *,
+        output_dir: str | os.PathLike[str] = ".",
+        timeout: float | None = None,
+        download: bool = True,
+        profile: Profile | str | None = None,
+        on_submit: Callable[[TaskHandle], None] | None = None,
+        on_status: StatusCallback | None = None,
+        callback_url: str | None = None,
+        item_key: str | None = None,
+        **params: Any,
+    ) -> Future[GenerationResult]:
+        """:meth:`generate` without waiting: validates everything at once (raising as ``generate`` would), then
+        returns a :class:`~concurrent.futures.Future` of the :class:`GenerationResult`. Start as many as you
+        like: every one runs on the client's engine within the rate limits. ``future.cancel()`` stops waiting
+        for that task (it stays in the journal, resumable). With ``callback_url``, Kie is asked to post there
+        when the task ends, and polling slows down: route verified callbacks to :meth:`notify`. ``item_key`` is
+        kept in the task's journal entry (:meth:`Journal.find_item <kiecore.journal.Journal.find_item>`), so a
+        batch run again knows what it already submitted.
         """
         request = prompt if isinstance(prompt, GenerationRequest) else None
         if isinstance(prompt, str):
             params["prompt"] = prompt
+        if callback_url is not None:
+            params["callback_url"] = callback_url
         prepared = self.prepare(model, request, profile=profile, **params)
         timeout = self._timeout(model, timeout)
         directory = check_output_dir(output_dir) if download else None
-        handle = self._submit(prepared, output_dir=str(directory) if directory is not None else None)
-        deadline = self._clock() + timeout
-        if on_submit is not None:
-            on_submit(handle)
-        status = self._wait(handle, deadline, timeout, on_status)
-        if directory is not None:
-            files = self._download(handle, status, directory, "error", deadline, present={})
-        else:  # the URLs were all that was asked for: nothing is left to resume
-            files = ()
-            self._recorder.downloaded(self.transport.base_url, handle, [])
-        return GenerationResult(handle=handle, status=status, files=files)
+        job = Job(
+            Goal.GENERATE,
+            self._clock() + timeout,
+            timeout,
+            prepared=prepared,
+            directory=directory,
+            callback=prepared.request.callback_url is not None,
+            item_key=item_key,
+            on_submit=on_submit,
+            on_status=on_status,
+        )
+        return self.engine.run(job, Phase.CREATE)
+
+    def generate_many(
+        self, requests: Iterable[Mapping[str, Any]], *, ordered: bool = False
+    ) -> Iterator[tuple[int, GenerationResult | BaseException]]:
+        """Run many generations at once and yield ``(index, result or error)`` as each finishes (in the order
+        given, with ``ordered``). Each item holds :meth:`generate`'s arguments (``{"model": ..., "prompt": ...,
+        ...}``). Every item is validated before anything is sent: a bad one raises with its index, and nothing
+        runs. Closing the iterator early cancels what is still waiting (those tasks stay resumable)."""
+        items = list(requests)
+        for index, item in enumerate(items):
+            try:
+                self.prepare(item["model"], **_request_fields(item))
+            except KieError as error:
+                raise type(error)(f"item {index}: {error}") from None
+        futures: dict[Future[GenerationResult], int] = {}
+        try:
+            for index, item in enumerate(items):
+                options = dict(item)
+                futures[self.start(options.pop("model"), **options)] = index
+            done = (future for future in futures) if ordered else concurrent.futures.as_completed(futures)
+            for future in done:
+                try:
+                    yield futures[future], _outcome(future)
+                except Exception as error:
+                    yield futures[future], error
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def notify(self, task_id: str) -> bool:
+        """A verified callback says ``task_id`` finished: query it now. ``False`` if this client is not waiting
+        for it. The callback's body is never trusted: the results come from the status reply."""
+        return self.engine.poke(task_id)
 
     def resume(
         self,
@@ -480,28 +456,49 @@ class Client:
         A journal record is claimed first: :class:`TaskBusyError` if another live process is handling it,
         :class:`WrongKeyError` if it was created with another key or at another host than this client's.
         """
+        result: GenerationResult = _outcome(self.start_resume(task, output_dir, timeout, on_status))
+        return result
+
+    def start_resume(
+        self,
+        task: JournalEntry | TaskHandle,
+        output_dir: str | os.PathLike[str] | None,
+        timeout: float | None,
+        on_status: StatusCallback | None,
+    ) -> Future[GenerationResult]:
+        """:meth:`resume` without waiting: the claim is made (and refused) at once, the rest through the
+        future."""
+        known: TaskStatus | None = None
+        recorded: tuple[str, ...] = ()
+        directory = Path(output_dir or ".")
         if isinstance(task, TaskHandle):
             record = self.journal.find(self.transport.base_url, task.task_id) if self.journal is not None else None
-            if record is None:
-                timeout = self._timeout(task.model, timeout)
-                deadline = self._clock() + timeout
-                status = self._wait(task, deadline, timeout, on_status)
-                files = self._download_missing(task, status, Path(output_dir or "."), recorded=(), deadline=deadline)
-                return GenerationResult(handle=task, status=status, files=files)
-            task = record
-        handle = task.handle
-        if handle is None or task.state not in (JournalState.SUBMITTED, JournalState.SUCCEEDED):
-            raise UsageError(f"journal entry {task.id} ({task.state.value}) cannot be resumed")
-        self._claim(task)
-        timeout = self._timeout(handle.model, timeout)
-        deadline = self._clock() + timeout
-        if task.state is JournalState.SUCCEEDED:
-            status = TaskStatus(state=TaskState.SUCCEEDED, urls=task.urls)
+            if record is not None:
+                task = record
+        if isinstance(task, JournalEntry):
+            handle = task.handle
+            if handle is None or task.state not in (JournalState.SUBMITTED, JournalState.SUCCEEDED):
+                raise UsageError(f"journal entry {task.id} ({task.state.value}) cannot be resumed")
+            self._claim(task)
+            if task.state is JournalState.SUCCEEDED:
+                known = TaskStatus(state=TaskState.SUCCEEDED, urls=task.urls)
+            recorded = task.files
+            directory = Path(output_dir if output_dir is not None else task.output_dir or ".")
         else:
-            status = self._wait(handle, deadline, timeout, on_status)
-        directory = Path(output_dir if output_dir is not None else task.output_dir or ".")
-        files = self._download_missing(handle, status, directory, recorded=task.files, deadline=deadline)
-        return GenerationResult(handle=handle, status=status, files=files)
+            handle = task
+        timeout = self._timeout(handle.model, timeout)
+        job = Job(
+            Goal.GENERATE,
+            self._clock() + timeout,
+            timeout,
+            handle=handle,
+            directory=directory,
+            if_exists="keep",
+            on_status=on_status,
+        )
+        job.status = known
+        job.recorded = recorded
+        return self._run_known(job)
 
     def _claim(self, record: JournalEntry) -> None:
         if record.key_fingerprint is not None and record.key_fingerprint != self.key_fingerprint:
@@ -522,27 +519,28 @@ class Client:
             raise UsageError(f"task {task.task_id} is not in the journal")
         self.journal.abandon(record.id)
 
-    def _download_missing(
-        self,
-        handle: TaskHandle,
-        status: TaskStatus,
-        directory: Path,
-        *,
-        recorded: tuple[str, ...],
-        deadline: float | None = None,
-    ) -> tuple[Path, ...]:
-        """Download only the results that are neither recorded as saved nor already on disk."""
-        count = len(status.urls)
-        present: dict[int, Path] = {}
-        for index in range(count):
-            stem = file_name(handle.task_id, index, count, "x").removesuffix(".x")
-            kept = [Path(file) for file in recorded if Path(file).stem == stem and Path(file).is_file()]
-            found = kept[0] if kept else existing_result(directory, handle.task_id, index, count)
-            if found is not None:
-                present[index] = found
-        if len(present) < count and directory.is_dir():
-            remove_partials(directory, handle.task_id)  # left by a download that was killed
-        return self._download(handle, status, directory, "keep", deadline, present=present)
+
+def _outcome(future: Future[Any]) -> Any:
+    """The future's result, waited for; interrupting the wait (Ctrl-C) cancels the job."""
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()
+        raise
+
+
+def _request_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The request fields of a :meth:`Client.generate_many` item (its other options left out)."""
+    fields = {key: value for key, value in item.items() if key not in _GENERATE_OPTIONS}
+    prompt = fields.pop("prompt", None)
+    if isinstance(prompt, GenerationRequest):
+        return {**attrs.asdict(prompt, recurse=False), **fields}
+    return {**fields, **({"prompt": prompt} if prompt is not None else {})}
+
+
+_GENERATE_OPTIONS = frozenset(
+    {"model", "output_dir", "timeout", "download", "profile", "on_submit", "on_status", "item_key"}
+)
 
 
 def check_output_dir(output_dir: str | os.PathLike[str]) -> Path:
@@ -573,7 +571,3 @@ def _is_private(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_private
     except ValueError:
         return False
-
-
-def _namer(task_id: str, index: int, count: int) -> Callable[[str], str]:
-    return lambda extension: file_name(task_id, index, count, extension)

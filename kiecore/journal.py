@@ -1,7 +1,9 @@
 """A durable record of every task, so that a crash never loses a paid task and nothing is ever submitted twice.
 
 Every create request gets an entry, written *before* the request is sent; each later fact about it is committed
-(WAL, ``synchronous=FULL``) before the method returns, so it survives kill -9. One entry's life::
+(WAL) before the method returns, so it survives kill -9. The entry and its task id are also flushed to disk
+(``synchronous=FULL``), so they survive a power cut; later facts (states, files, run times), which a resume
+finds again by asking Kie and looking on disk, are flushed with the next such commit. One entry's life::
 
     begin_submit ─► submitting ─┬─► submitted ─┬─► succeeded ─► downloaded
                                 │       ▲      └─► failed
@@ -15,6 +17,9 @@ abandoned, and ``downloaded`` still records the files. Unknown entry ids raise `
 cannot be opened or written raises :class:`JournalError` (``transient`` when only a lock was in the way). The
 journal never sees the API key or any header: entries carry only a fingerprint of the key that created them.
 
+The journal also keeps the run times the service reported per (base URL, model) (:meth:`Journal.record_runtime`,
+:meth:`Journal.runtimes`), so the engine's poll schedule learns across runs.
+
 When a write fails after a create was answered, the client appends the task's facts to a plain
 :class:`~kiecore.journal_fallback.FallbackLog` beside the journal; opening the journal merges them back in.
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -41,7 +47,7 @@ from kiecore.journal_fallback import FallbackLog, FallbackRecord
 from kiecore.model import GenerationRequest, Profile, TaskHandle, TaskState, TaskStatus
 from kiecore.serialization import from_json, to_json
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 #: A ``submitting`` row older than this (seconds) is reported as uncertain even if its process still lives.
 STALE_SUBMIT_SECONDS = 600.0
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -49,6 +55,8 @@ BUSY_TIMEOUT_SECONDS = 10.0
 MIN_FREE_BYTES = 1024 * 1024
 #: The longest server text (failure message, error) stored, in characters.
 MAX_TEXT = 2000
+#: How many run-time samples the journal keeps per (base URL, model): the newest.
+MAX_RUNTIMES = 200
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tasks (
@@ -59,8 +67,21 @@ _SCHEMA = (
     "CREATE UNIQUE INDEX IF NOT EXISTS tasks_task_id ON tasks (base_url, task_id) WHERE task_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state)",
 )
-#: From schema version 1: entries remember which key created them (a fingerprint, never the key).
-_MIGRATIONS = {1: ("ALTER TABLE tasks ADD COLUMN key_fingerprint TEXT",)}
+#: From schema version 1: entries remember which key created them (a fingerprint, never the key). From 2: the
+#: run times the service reported, per (base URL, model), which the engine learns its poll schedule from. From 3:
+#: entries may carry an item key naming the batch item they are (:meth:`Journal.find_item`).
+_MIGRATIONS = {
+    1: ("ALTER TABLE tasks ADD COLUMN key_fingerprint TEXT",),
+    2: (
+        "CREATE TABLE IF NOT EXISTS runtimes (base_url TEXT NOT NULL, model TEXT NOT NULL, seconds REAL NOT NULL,"
+        " observed_at REAL NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS runtimes_key ON runtimes (base_url, model, observed_at)",
+    ),
+    3: (
+        "ALTER TABLE tasks ADD COLUMN item_key TEXT",
+        "CREATE INDEX IF NOT EXISTS tasks_item_key ON tasks (item_key) WHERE item_key IS NOT NULL",
+    ),
+}
 
 
 class JournalError(KieError):
@@ -92,7 +113,8 @@ _S = JournalState
 
 @attrs.frozen(kw_only=True)
 class JournalEntry:
-    """One journal row. ``pid`` is the process that last wrote it (for ``submitting`` rows: the submitter)."""
+    """One journal row. ``pid`` is the process that last wrote it (for ``submitting`` rows: the submitter);
+    ``item_key`` names the batch item the task is (``None`` outside a batch)."""
 
     id: int
     model: str
@@ -112,6 +134,7 @@ class JournalEntry:
     updated_at: float
     pid: int | None = None
     key_fingerprint: str | None = None
+    item_key: str | None = None
 
     @property
     def handle(self) -> TaskHandle | None:
@@ -247,8 +270,12 @@ class Journal:
                 raise JournalError(f"task journal {self.path}: {error}", transient=_is_transient(error)) from error
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction. ``durable`` ones are flushed to disk at commit (``synchronous=FULL``); the
+        others (facts a resume can find again: states, files, run times) only reach the WAL, which survives a
+        killed process but not a power cut, and are flushed by the next durable commit or checkpoint."""
         with self._connection() as db:
+            db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -286,19 +313,21 @@ class Journal:
         request: GenerationRequest,
         output_dir: str | None,
         key_fingerprint: str | None = None,
+        item_key: str | None = None,
     ) -> int:
         """Record a create request about to be sent (state ``submitting``); returns the new entry's id.
 
         Call it before sending; if it raises, send nothing. ``base_url`` is stored without a trailing slash;
-        ``key_fingerprint`` (:func:`kiecore.redaction.key_fingerprint`) says which key may resume the task.
+        ``key_fingerprint`` (:func:`kiecore.redaction.key_fingerprint`) says which key may resume the task;
+        ``item_key`` names the batch item it is (:meth:`find_item`).
         """
         now = time.time()
         row = (model, Profile(profile).value, base_url.rstrip("/"), json.dumps(to_json(request)), output_dir)
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO tasks (model, profile, base_url, request, output_dir, state, created_at, updated_at,"
-                " pid, key_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row, _S.SUBMITTING.value, now, now, os.getpid(), key_fingerprint),
+                " pid, key_fingerprint, item_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, _S.SUBMITTING.value, now, now, os.getpid(), key_fingerprint, item_key),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -365,13 +394,15 @@ class Journal:
                 return {}
             raise ValueError(f"journal entry {entry_id} is {state}: it cannot have {status.state}")
 
-        self._change(entry_id, decide)
+        self._change(entry_id, decide, durable=False)
 
     def downloaded(self, entry_id: int, files: Sequence[Path]) -> None:
         """Every result is saved (``succeeded`` -> ``downloaded``); a repeat call replaces the recorded files."""
         paths = json.dumps([str(file) for file in files])
         self._change(
-            entry_id, self._from(entry_id, {_S.SUCCEEDED, _S.DOWNLOADED, _S.ABANDONED}, _S.DOWNLOADED, files=paths)
+            entry_id,
+            self._from(entry_id, {_S.SUCCEEDED, _S.DOWNLOADED, _S.ABANDONED}, _S.DOWNLOADED, files=paths),
+            durable=False,
         )
 
     def saved(self, entry_id: int, file: Path) -> None:
@@ -384,7 +415,7 @@ class Journal:
             files = json.loads(db.execute("SELECT files FROM tasks WHERE id = ?", (entry_id,)).fetchone()[0])
             return {"files": json.dumps(list(dict.fromkeys([*files, str(file)])))}
 
-        self._change(entry_id, decide)
+        self._change(entry_id, decide, durable=False)
 
     def claim(self, entry_id: int) -> bool:
         """Make this process the entry's owner unless another live process owns it; returns whether it did.
@@ -410,7 +441,25 @@ class Journal:
 
     def note_error(self, entry_id: int, error: str) -> None:
         """Record the last error (e.g. a timeout while waiting), first line only; the state is unchanged."""
-        self._change(entry_id, lambda _db, _state, _task_id: {"error": _first_line(error)})
+        self._change(entry_id, lambda _db, _state, _task_id: {"error": _first_line(error)}, durable=False)
+
+    def record_runtime(self, base_url: str, model: str, seconds: float) -> None:
+        """Keep one run time (seconds from create to done) of ``model`` at ``base_url`` (trailing slash ignored),
+        dropping all but the newest :data:`MAX_RUNTIMES` of that pair; one transaction. ``seconds`` must be
+        finite and positive (``ValueError``)."""
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise ValueError(f"a run time must be finite and positive, not {seconds!r}")
+        key = (base_url.rstrip("/"), model)
+        with self._write(durable=False) as db:
+            db.execute(
+                "INSERT INTO runtimes (base_url, model, seconds, observed_at) VALUES (?, ?, ?, ?)",
+                (*key, float(seconds), time.time()),
+            )
+            db.execute(
+                "DELETE FROM runtimes WHERE base_url = ? AND model = ? AND rowid NOT IN (SELECT rowid FROM runtimes"
+                " WHERE base_url = ? AND model = ? ORDER BY observed_at DESC, rowid DESC LIMIT ?)",
+                (*key, *key, MAX_RUNTIMES),
+            )
 
     @staticmethod
     def _from(
@@ -424,9 +473,13 @@ class Journal:
         return decide
 
     def _change(
-        self, entry_id: int, decide: Callable[[sqlite3.Connection, JournalState, str | None], dict[str, Any]]
+        self,
+        entry_id: int,
+        decide: Callable[[sqlite3.Connection, JournalState, str | None], dict[str, Any]],
+        *,
+        durable: bool = True,
     ) -> None:
-        with self._write() as db:
+        with self._write(durable=durable) as db:
             row = db.execute("SELECT state, task_id FROM tasks WHERE id = ?", (entry_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no journal entry {entry_id}")
@@ -447,6 +500,11 @@ class Journal:
     def find(self, base_url: str, task_id: str) -> JournalEntry | None:
         """The entry of task ``task_id`` at ``base_url`` (trailing slash ignored), if journaled."""
         found = self._select("WHERE base_url = ? AND task_id = ?", (base_url.rstrip("/"), task_id))
+        return found[0] if found else None
+
+    def find_item(self, item_key: str) -> JournalEntry | None:
+        """The newest entry recorded with ``item_key`` (:meth:`begin_submit`), if any, in whatever state."""
+        found = self._select("WHERE item_key = ? ORDER BY id DESC LIMIT 1", (item_key,))
         return found[0] if found else None
 
     def lookup(self, name: str) -> list[JournalEntry]:
@@ -488,6 +546,19 @@ class Journal:
                 entry = attrs.evolve(entry, state=_S.UNCERTAIN, error=error)
             found.append(entry)
         return found
+
+    def runtimes(self, base_url: str, model: str, limit: int = 50) -> list[float]:
+        """The newest ``limit`` run times recorded for ``model`` at ``base_url`` (trailing slash ignored), oldest
+        first."""
+        if limit <= 0:
+            return []
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT seconds FROM (SELECT seconds, observed_at, rowid AS position FROM runtimes WHERE base_url = ?"
+                " AND model = ? ORDER BY observed_at DESC, rowid DESC LIMIT ?) ORDER BY observed_at, position",
+                (base_url.rstrip("/"), model, int(limit)),
+            ).fetchall()
+        return [float(row[0]) for row in rows]
 
     # -- the fallback log ------------------------------------------------------------------------------
 
@@ -555,4 +626,5 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         updated_at=row["updated_at"],
         pid=row["pid"],
         key_fingerprint=row["key_fingerprint"],
+        item_key=row["item_key"],
     )

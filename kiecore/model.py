@@ -105,7 +105,9 @@ class TaskStatus:
     """One observation of a task.
 
     ``progress`` is 0..1 or ``None`` when the dialect reports none. ``fail_code``/``fail_message`` carry
-    Kie's own failure details. ``raw`` is the decoded reply the status was parsed from.
+    Kie's own failure details. ``run_seconds`` is how long a finished task ran by the service's own clock
+    (``completeTime - createTime``), ``None`` when the reply does not say. ``raw`` is the decoded reply the
+    status was parsed from.
     """
 
     state: TaskState
@@ -113,6 +115,7 @@ class TaskStatus:
     urls: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     fail_code: str | None = None
     fail_message: str | None = None
+    run_seconds: float | None = None
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
 

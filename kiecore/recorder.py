@@ -75,9 +75,11 @@ class Recorder:
         request: GenerationRequest,
         output_dir: str | None,
         key_fingerprint: str | None,
+        item_key: str | None = None,
     ) -> Ticket:
-        """Write the entry of a create about to be sent. Raises :class:`JournalError` (send nothing) if the
-        journal cannot record it; the first call also checks the journal's health."""
+        """Write the entry of a create about to be sent, with the batch item's ``item_key`` if any. Raises
+        :class:`JournalError` (send nothing) if the journal cannot record it; the first call also checks the
+        journal's health."""
         entry_id = None
         if self.journal is not None:
             with self._lock:
@@ -91,6 +93,7 @@ class Recorder:
                 request=request,
                 output_dir=output_dir,
                 key_fingerprint=key_fingerprint,
+                item_key=item_key,
             )
         return Ticket(entry_id, base_url.rstrip("/"), request, output_dir, key_fingerprint)
 

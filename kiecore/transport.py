@@ -63,6 +63,8 @@ log = logging.getLogger("kiecore.http")
 
 DEFAULT_BASE_URL = "https://api.kie.ai"
 USER_AGENT = f"kiecore/{__version__}"
+#: How many connections to the API host one transport keeps at most (the engine's API workers, and callers).
+DEFAULT_CONNECTIONS = 12
 #: The largest reply body accepted from the API host; Kie's replies are a few kilobytes.
 MAX_REPLY_BYTES = 1 << 20
 
@@ -102,7 +104,8 @@ class Transport:
 
     ``api_key`` is checked with :func:`~kiecore.redaction.clean_api_key` (:class:`UsageError` if unusable).
     ``read_timeout`` is the longest one reply may take, from sending the request to its last byte; it also
-    bounds each socket read. ``clock`` is the clock of ``deadline`` values.
+    bounds each socket read. At most ``connections`` are open at once (reused; a caller beyond them waits for
+    one), so a burst never opens hundreds. ``clock`` is the clock of ``deadline`` values.
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class Transport:
         retry: RetryPolicy | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        connections: int = DEFAULT_CONNECTIONS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -125,7 +129,7 @@ class Transport:
         self._clock = clock
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
-        self._pool = _pool(self.base_url, urllib3.Timeout(connect=connect_timeout, read=read_timeout))
+        self._pool = _pool(self.base_url, urllib3.Timeout(connect=connect_timeout, read=read_timeout), connections)
         self._log_filter = RedactingFilter(self._key)
         log.addFilter(self._log_filter)
 
@@ -138,21 +142,32 @@ class Transport:
         return redact(text, self._key)
 
     def _headers(self, profile: Profile, has_body: bool) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self._key}"}
+        # the pool's own headers apply only to requests without any: every request carries its full set
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json", "Authorization": f"Bearer {self._key}"}
         if profile is Profile.REFERENCE:
             headers["X-API-KEY"] = self._key  # the reference spec's header; its own example uses Bearer
         if has_body:
             headers["Content-Type"] = "application/json"
         return headers
 
-    def send(self, request: WireRequest, *, profile: Profile, idempotent: bool, deadline: float | None = None) -> Any:
+    def send(
+        self,
+        request: WireRequest,
+        *,
+        profile: Profile,
+        idempotent: bool,
+        deadline: float | None = None,
+        once: bool = False,
+    ) -> Any:
         """Send ``request`` and return the decoded JSON reply once its body ``code`` says success.
 
         ``idempotent`` requests (status GETs) are retried on connection and read errors, slow or non-JSON
         replies, 429 and 500/502/503/504. Others (a create POST) are retried only where the service certainly
         did not create anything: the connection was never made, or a 429. Any answer to a create that does not
         prove it was refused (:func:`~kiecore.retry.create_outcome`) raises :class:`SubmitUncertainError`.
-        Waits never run past ``deadline`` (a ``clock()`` value), and neither does reading a reply.
+        Waits never run past ``deadline`` (a ``clock()`` value), and neither does reading a reply. With
+        ``once`` there is one attempt: what would be retried raises at once, for a caller that schedules its own
+        retries through its rate limits (each attempt is an arrival the service counts).
         """
         url = self._prefix + request.path + (f"?{urlencode(request.query)}" if request.query else "")
         body = None if request.body is None else json.dumps(request.body).encode()
@@ -163,7 +178,7 @@ class Transport:
             outcome = self._attempt(request.method, url, body, headers, idempotent, deadline)
             if not isinstance(outcome, KieFailure):
                 return outcome
-            delay = self._retry_delay(outcome, attempt, deadline)
+            delay = None if once else self._retry_delay(outcome, attempt, deadline)
             if delay is None:
                 raise outcome.error
             log.debug("retrying in %.2fs after: %s", delay, outcome.error)
@@ -407,7 +422,13 @@ class Sender(Protocol):
     def base_url(self) -> str: ...
 
     def send(
-        self, request: WireRequest, *, profile: Profile, idempotent: bool, deadline: float | None = None
+        self,
+        request: WireRequest,
+        *,
+        profile: Profile,
+        idempotent: bool,
+        deadline: float | None = None,
+        once: bool = False,
     ) -> Any: ...
 
     def redact(self, text: str) -> str: ...
@@ -470,18 +491,18 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
-def _pool(base_url: str, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
-    """The connection pool of ``base_url`` (as :func:`urllib3.connection_from_url`, with our connections)."""
+def _pool(base_url: str, timeout: urllib3.Timeout, connections: int) -> urllib3.HTTPConnectionPool:
+    """The bounded, blocking connection pool of ``base_url`` (as :func:`urllib3.connection_from_url`, with our
+    connections)."""
     parts = parse_url(base_url)
     pool = _HTTPSPool if parts.scheme == "https" else _HTTPPool
     return pool(
         parts.host or "",
         port=parts.port or port_by_scheme.get(parts.scheme or "http", 80),
-        maxsize=16,
-        block=False,
+        maxsize=connections,
+        block=True,
         retries=False,
         timeout=timeout,
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import subprocess
@@ -12,34 +11,10 @@ from typing import Any
 
 import pytest
 
-from kiecore.cli import generate_command, main, status_command
-from kiecore.client import Client
+from kiecore.cli import main
 from kiecore.emulator import Emulator
-from kiecore.testing.endtoend import FAST_RETRY, check_image
-
-KEY = "sk-cli-test-key-0123456789"
-
-
-@pytest.fixture
-def kie(
-    kie_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> Any:
-    """Run `kie ARGS` in-process against the emulator; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("KIE_API_KEY", KEY)
-    monkeypatch.setenv("KIE_BASE_URL", kie_emulator.base_url)
-    monkeypatch.setenv("KIECORE_JOURNAL", str(tmp_path / "journal.sqlite3"))
-    fast = functools.partial(Client, retry=FAST_RETRY)
-    monkeypatch.setattr(generate_command, "Client", fast)
-    monkeypatch.setattr(status_command, "Client", fast)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        argv = [*args, "--poll-interval", "0.05"] if args[0] in ("generate", "resume") else list(args)
-        code = main(argv)
-        out, err = capsys.readouterr()
-        assert KEY not in out + err
-        return code, out, err
-
-    return run
+from kiecore.testing.endtoend import check_image
+from tests.conftest import CLI_KEY as KEY
 
 
 @pytest.mark.parametrize("profile", ["live", "reference"])

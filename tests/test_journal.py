@@ -49,6 +49,7 @@ DOCUMENTED_COLUMNS = {
     "updated_at",
     "pid",
     "key_fingerprint",
+    "item_key",
 }
 S = JournalState
 
@@ -363,7 +364,8 @@ def test_the_journal_never_holds_the_key(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("KIE_API_KEY", SAMPLE_KEY)
     parameters = set(inspect.signature(Journal.begin_submit).parameters)
     # a fingerprint (a SHA-256 digest of host and key) says which key may resume a task; never the key
-    assert parameters == {"self", "model", "profile", "base_url", "request", "output_dir", "key_fingerprint"}
+    expected = {"self", "model", "profile", "base_url", "request", "output_dir", "key_fingerprint", "item_key"}
+    assert parameters == expected
     path = tmp_path / "journal.sqlite3"
     with Journal(path) as journal:
         entry_id = begin(journal, extra={"isEnhance": True, "style": "photo", "steps": 30})
@@ -374,7 +376,7 @@ def test_the_journal_never_holds_the_key(tmp_path: Path, monkeypatch: pytest.Mon
             columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         raw = b"".join(file.read_bytes() for file in tmp_path.iterdir())
-    assert columns == DOCUMENTED_COLUMNS and tables == {"tasks"}
+    assert columns == DOCUMENTED_COLUMNS and tables == {"tasks", "runtimes"}
     assert b"isEnhance" in raw or b"photo" in raw  # the raw bytes really hold the request...
     for secret in (SAMPLE_KEY, "Bearer", "Authorization", "x-api-key"):
         assert secret.encode() not in raw  # ...and nothing like a key or a header
@@ -427,7 +429,7 @@ def test_journal_uses_wal_and_a_schema_version(journal: Journal) -> None:
     begin(journal)
     with sqlite3.connect(journal.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     with Journal(journal.path) as again:  # reopening keeps what is there
         assert len(again.entries()) == 1
 
@@ -450,6 +452,50 @@ def test_a_version_1_journal_is_upgraded_in_place(tmp_path: Path) -> None:
     with Journal(path) as journal:
         (entry,) = journal.resumable()
         assert entry.task_id == "task-1" and entry.key_fingerprint is None
+
+
+def test_a_version_3_journal_gains_item_keys(tmp_path: Path) -> None:
+    path = tmp_path / "v3.sqlite3"
+    with Journal(path) as journal:
+        old = begin(journal)
+        journal.submitted(old, handle())
+    with sqlite3.connect(path) as db:  # what version 3 had: no item_key column and no index on it
+        db.execute("DROP INDEX tasks_item_key")
+        db.execute("ALTER TABLE tasks DROP COLUMN item_key")
+        db.execute("PRAGMA user_version = 3")
+    with Journal(path) as journal:
+        (entry,) = journal.resumable()
+        assert entry.id == old and entry.item_key is None
+        new = journal.begin_submit(
+            model="m", profile=Profile.LIVE, base_url=BASE, request=GenerationRequest(), output_dir=None, item_key="k"
+        )
+        found = journal.find_item("k")
+        assert found is not None and found.id == new and found.item_key == "k"
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(tasks)")}
+    assert "tasks_item_key" in indexes
+
+
+def test_find_item_gives_the_newest_entry_of_an_item(journal: Journal) -> None:
+    def begin_item(key: str | None) -> int:
+        return journal.begin_submit(
+            model="m", profile=Profile.LIVE, base_url=BASE, request=GenerationRequest(), output_dir=None, item_key=key
+        )
+
+    assert journal.find_item("line-1") is None
+    first = begin_item("line-1")
+    journal.refused(first, "no credits")
+    begin_item(None)
+    other = begin_item("line-2")
+    second = begin_item("line-1")
+    found = journal.find_item("line-1")
+    assert found is not None and (found.id, found.state, found.item_key) == (second, S.SUBMITTING, "line-1")
+    assert journal.get(first).item_key == "line-1" and journal.get(other).item_key == "line-2"
+    assert journal.find_item("line-3") is None
+    journal.submitted(second, handle())
+    found = journal.find_item("line-1")
+    assert found is not None and found.state is S.SUBMITTED and found.task_id == "task-1"
 
 
 def test_entries_are_plain_values(journal: Journal) -> None:

@@ -448,3 +448,9 @@ def test_a_server_message_quoting_the_key_is_redacted() -> None:
     outcome, _ = create(answer(200, {"code": 401, "msg": f"key {KEY} is not valid"}))
     assert isinstance(outcome, AuthenticationError)
     assert KEY not in str(outcome) and KEY not in outcome.kie_message and "***" in str(outcome)
+
+
+def test_every_request_says_who_sends_it_and_what_it_accepts(client: Any, emulator: Any) -> None:
+    client.submit("test/market", prompt="a fox")
+    headers = {name.lower(): value for name, value in emulator.requests[-1].headers.items()}
+    assert headers["user-agent"].startswith("kiecore/") and headers["accept"] == "application/json"

@@ -2,7 +2,8 @@
 what it needs when it runs, so ``kie --help`` loads no plugin and no HTTP library.
 
 Exit codes: 0 success; 2 usage or invalid parameters (nothing sent); 3 authentication or credits refused;
-4 the task failed at Kie; 5 timed out; 1 anything else; 130 interrupted.
+4 the task failed at Kie; 5 timed out; 1 anything else; 130 interrupted. ``kie batch`` exits with the most
+severe of its items' codes (see :data:`kiecore.cli.batch_command.SEVERITY`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,29 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 PROFILES = ("live", "reference")
+
+BATCH_DESCRIPTION = """\
+Run one generation per line of FILE, many at once within Kie's rate limits.
+
+A line is a prompt (for --model), or a JSON object with "model", "prompt" and any of
+aspect_ratio, num_images, output_format, resolution, seed, negative_prompt, image (a URL or
+a list), callback_url, params (an object of model-specific parameters), output_dir, timeout,
+no_download. The command-line options are every line's defaults; a line's own fields override
+them (its params are added to the -p ones). Blank lines and lines starting with # are skipped.
+Every line is checked before anything is sent: with a bad line nothing is sent (exit 2),
+unless --skip-invalid."""
+
+BATCH_EPILOG = """\
+Every item is journalled under a key made of its line number, model, request, output folder,
+profile and API host, so running the same command again after an interruption or a crash
+submits nothing twice: delivered items are reported, running ones are finished, failed ones
+are reported (not resubmitted), uncertain submits are reported for you to check. With
+--emulator there is no journal: running again starts over.
+
+Exit code: 0 when every line was delivered, else the most severe among the items, in this
+order: 130 interrupted, 3 key or credits refused, 1 other error (e.g. a submit that may or may
+not have created a task), 4 a task failed at Kie, 5 timed out (run again to finish), 2 a bad
+line skipped."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,35 +63,21 @@ def _parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="generate images and save them")
     generate.add_argument("model", metavar="MODEL", help="model id or alias (see `kie models`)")
     generate.add_argument("prompt", metavar="PROMPT")
-    generate.add_argument("--aspect-ratio", metavar="R", help="e.g. 16:9")
-    generate.add_argument("-n", "--num-images", type=int, metavar="N")
-    generate.add_argument("--output-format", metavar="F", help="e.g. png, jpeg")
-    generate.add_argument("--resolution", metavar="R", help="e.g. 1K, 2K, 4K")
-    generate.add_argument("--seed", type=int, metavar="S")
-    generate.add_argument("--negative-prompt", metavar="T")
-    generate.add_argument("--image", action="append", default=[], metavar="URL", help="input/reference image URL")
-    generate.add_argument("--callback-url", metavar="URL", help="ask Kie to POST the result to this URL")
-    generate.add_argument(
-        "-p",
-        dest="params",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a model-specific parameter under the live docs' name, e.g. -p isEnhance=true",
+    _add_generation_options(generate, json_help="print one JSON object")
+
+    batch = commands.add_parser(
+        "batch",
+        help="run many generations from a file, one a line; running it again resumes",
+        description=BATCH_DESCRIPTION,
+        epilog=BATCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    generate.add_argument("-o", "--output-dir", default=".", metavar="DIR", help="where to save images (default .)")
-    generate.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline for the generation")
-    generate.add_argument(
-        "--poll-interval",
-        type=float,
-        default=2.0,
-        metavar="SECONDS",
-        help="wait between the first status queries (default 2)",
+    batch.add_argument("file", metavar="FILE", help="one prompt or JSON object a line; - reads standard input")
+    batch.add_argument("--model", metavar="MODEL", help="the model of prompt lines (a JSON line may name its own)")
+    batch.add_argument(
+        "--skip-invalid", action="store_true", help="report bad lines and run the others (default: run none)"
     )
-    generate.add_argument("--no-download", action="store_true", help="print result URLs instead of saving files")
-    _add_connection_options(generate)
-    generate.add_argument("--emulator", action="store_true", help="use a built-in emulator instead of api.kie.ai")
-    generate.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_generation_options(batch, json_help="print one JSON object a line as each item finishes")
 
     status = commands.add_parser("status", help="show a task's state and results")
     status.add_argument("model", metavar="MODEL")
@@ -82,13 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="finish every journalled task not yet downloaded (never resubmits)")
     resume.add_argument("-o", "--output-dir", metavar="DIR", help="save here instead of where each task was started")
     resume.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline per task")
-    resume.add_argument(
-        "--poll-interval",
-        type=float,
-        default=2.0,
-        metavar="SECONDS",
-        help="wait between the first status queries (default 2)",
-    )
+    _add_poll_interval(resume)
     resume.add_argument("--json", action="store_true", help="print one JSON object per finished task")
 
     abandon = commands.add_parser("abandon", help="give up on journalled tasks: no longer announced or resumed")
@@ -98,6 +102,16 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8787)
     emulator.add_argument("--task-seconds", type=float, default=2.0, metavar="S", help="how long each task runs")
+    emulator.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="X",
+        help="each task draws its run time: X times its model's typical seconds at the median (default 1)",
+    )
+    emulator.add_argument(
+        "--spread", type=float, metavar="CV", help="run times spread lognormally by this coefficient of variation"
+    )
+    emulator.add_argument("--seed", type=int, metavar="N", help="seed of the run times drawn (default 0)")
     emulator.add_argument(
         "--fault",
         action="append",
@@ -109,6 +123,48 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="one image per installed model, on the built-in emulator")
     demo.add_argument("output_dir", nargs="?", default="out", metavar="OUT", help="where to save them (default out)")
     return parser
+
+
+def _add_poll_interval(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="the poll schedule's time scale (default 2: live pacing)",
+    )
+
+
+def _add_generation_options(parser: argparse.ArgumentParser, *, json_help: str) -> None:
+    """The options of one generation: ``kie generate``'s, and in ``kie batch`` the defaults of every line."""
+    parser.add_argument("--aspect-ratio", metavar="R", help="e.g. 16:9")
+    parser.add_argument("-n", "--num-images", type=int, metavar="N")
+    parser.add_argument("--output-format", metavar="F", help="e.g. png, jpeg")
+    parser.add_argument("--resolution", metavar="R", help="e.g. 1K, 2K, 4K")
+    parser.add_argument("--seed", type=int, metavar="S")
+    parser.add_argument("--negative-prompt", metavar="T")
+    parser.add_argument("--image", action="append", default=[], metavar="URL", help="input/reference image URL")
+    parser.add_argument("--callback-url", metavar="URL", help="ask Kie to POST the result to this URL")
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="receive those callbacks here (needs KIE_WEBHOOK_HMAC_KEY): each makes the task's status be asked at once",
+    )
+    parser.add_argument(
+        "-p",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model-specific parameter under the live docs' name, e.g. -p isEnhance=true",
+    )
+    parser.add_argument("-o", "--output-dir", default=".", metavar="DIR", help="where to save images (default .)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline for the generation")
+    _add_poll_interval(parser)
+    parser.add_argument("--no-download", action="store_true", help="print result URLs instead of saving files")
+    _add_connection_options(parser)
+    parser.add_argument("--emulator", action="store_true", help="use a built-in emulator instead of api.kie.ai")
+    parser.add_argument("--json", action="store_true", help=json_help)
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -149,21 +205,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(error: Exception, debug: bool) -> int:
+    from kiecore.errors import KieError
+
+    code, message = describe(error, debug=debug)
+    print(f"kie: error: {message}" if isinstance(error, KieError) else f"kie: {message}", file=sys.stderr)
+    return code
+
+
+def describe(error: BaseException, *, debug: bool = False) -> tuple[int, str]:
+    """``error``'s exit code and one line for a person: a :class:`~kiecore.errors.KieError`'s message and exit
+    code, else ``internal error: <type>: <message> (run with --debug for details)`` and 1. The API key is
+    redacted and control characters escaped; with ``debug``, the traceback goes to stderr first."""
+    import traceback
+
     from kiecore.cli.output import printable
     from kiecore.errors import KieError
     from kiecore.redaction import redact
 
     key = (os.environ.get("KIE_API_KEY") or "").strip() or None
     if debug:
-        import traceback
-
-        sys.stderr.write(redact(traceback.format_exc(), key))
+        sys.stderr.write(redact("".join(traceback.format_exception(error)), key))
     message = printable(redact(str(error), key))
     if isinstance(error, KieError):
-        print(f"kie: error: {message}", file=sys.stderr)
-        return error.exit_code
-    print(f"kie: internal error: {type(error).__name__}: {message} (run with --debug for details)", file=sys.stderr)
-    return 1
+        return error.exit_code, message
+    return 1, f"internal error: {type(error).__name__}: {message} (run with --debug for details)"
 
 
 def _log_debug() -> None:

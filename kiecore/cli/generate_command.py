@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 
+from kiecore.callback_receiver import HMAC_KEY_VARIABLE
 from kiecore.cli.options import request_fields
 from kiecore.cli.output import Progress, print_result
 from kiecore.client import Client
@@ -27,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
         progress.submitted(handle)
 
     with contextlib.ExitStack() as stack:
-        client = stack.enter_context(_client(args, stack))
+        client = stack.enter_context(client_for(args, stack))
+        listen(args, client, stack)
         try:
             result = client.generate(
                 args.model,
@@ -55,7 +58,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
+def listen(args: argparse.Namespace, client: Client, stack: contextlib.ExitStack) -> None:
+    """With ``--listen HOST:PORT``, receive Kie's callbacks there (for ``--callback-url``) until the command
+    ends; refused before anything is sent without a callback URL or an HMAC key."""
+    if getattr(args, "listen", None) is None:
+        return
+    from kiecore.callback_receiver import start_listening
+
+    stack.callback(start_listening(client, args.callback_url, args.listen).stop)
+
+
+def client_for(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
+    """The client the command's options ask for: the journal and ``--base-url``, or a built-in emulator."""
     if not args.emulator:
         journal = stack.enter_context(Journal(args.journal))
         return Client(base_url=args.base_url, profile=args.profile, poll_interval=args.poll_interval, journal=journal)
@@ -63,7 +77,8 @@ def _client(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
     from kiecore.loading import load_registry
 
     registry = load_registry()
-    emulator = stack.enter_context(Emulator(registry, task_seconds=EMULATOR_TASK_SECONDS))
+    hmac_key = os.environ.get(HMAC_KEY_VARIABLE) or None  # signs its callbacks, as a Kie account with one would
+    emulator = stack.enter_context(Emulator(registry, task_seconds=EMULATOR_TASK_SECONDS, webhook_hmac_key=hmac_key))
     return Client(  # no journal: an emulated task cannot be resumed once the emulator is gone
         api_key="emulator-key",  # never the real key: the emulator needs none
         base_url=emulator.base_url,

@@ -23,9 +23,10 @@ def parse_params(options: list[str]) -> dict[str, str]:
 
 
 def request_fields(args: argparse.Namespace) -> dict[str, Any]:
-    """GenerationRequest fields from ``kie generate`` options (unset options left out)."""
+    """GenerationRequest fields from ``kie generate`` options (unset options left out); also ``kie batch``'s
+    defaults for every line, which has no prompt option."""
     fields: dict[str, Any] = {
-        "prompt": args.prompt,
+        "prompt": getattr(args, "prompt", None),
         "aspect_ratio": args.aspect_ratio,
         "num_images": args.num_images,
         "output_format": args.output_format,

@@ -21,6 +21,11 @@ def print_json(value: Any, stream: TextIO | None = None) -> None:
     print(json.dumps(value, indent=2, sort_keys=False), file=stream or sys.stdout)
 
 
+def print_json_line(value: Any, stream: TextIO | None = None) -> None:
+    """``value`` as compact JSON on one line, flushed at once (a reader sees each line as it comes)."""
+    print(json.dumps(value, separators=(", ", ": ")), file=stream or sys.stdout, flush=True)
+
+
 def print_result(result: GenerationResult, *, as_json: bool) -> None:
     """A finished generation on stdout: its saved paths (else its URLs), one a line, or one JSON object."""
     if as_json:

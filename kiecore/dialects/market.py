@@ -16,7 +16,7 @@ from typing import Any
 from kiecore.dialects.base import WireDialect
 from kiecore.errors import ParseError
 from kiecore.model import TaskState, TaskStatus
-from kiecore.wire.envelope import json_string, text, url_list
+from kiecore.wire.envelope import json_string, run_seconds, text, url_list
 from kiecore.wire.states import state_from_word
 
 #: The fields live market records carry besides the documented ones (captured since September 2026).
@@ -46,6 +46,7 @@ class MarketDialect(WireDialect):
             state=state_from_word(data.get("state")),
             fail_code=text(data.get("failCode")),
             fail_message=text(data.get("failMsg")),
+            run_seconds=run_seconds(data.get("createTime"), data.get("completeTime")),
         )
 
     def extract_urls(self, data: Mapping[str, Any]) -> list[str]:

@@ -13,7 +13,8 @@ loopback host, records every request and injects faults. Reply shapes are descri
 
 It also serves the credit and download-url endpoints, can expire result URLs (the ``expire`` fault), POSTs
 callbacks to loopback receivers (HMAC-signed with ``webhook_hmac_key``) and, with ``enforce_limits``,
-answers the live rate limits' 429s.
+answers the live rate limits' 429s. With ``run_times`` (:class:`RunTimes`) each task runs its own duration,
+drawn around its model's typical seconds.
 
 Modules, one job each (listed in docs/emulator.md): :mod:`~kiecore.emulator.emulator` holds :class:`Emulator`;
 the API host is :mod:`~kiecore.emulator.api`, the file host :mod:`~kiecore.emulator.files`. ``kie emulator``
@@ -24,6 +25,7 @@ from kiecore.emulator.callbacks import CallbackDelivery
 from kiecore.emulator.emulator import Emulator
 from kiecore.emulator.faults import Fault, FaultKind, FaultPlan, parse_fault
 from kiecore.emulator.requestlog import RecordedRequest
+from kiecore.emulator.runtimes import RunTimes
 from kiecore.emulator.tasks import EmulatedTask
 from kiecore.emulator.validate import body_problems
 
@@ -35,6 +37,7 @@ __all__ = [
     "FaultKind",
     "FaultPlan",
     "RecordedRequest",
+    "RunTimes",
     "body_problems",
     "parse_fault",
 ]

@@ -33,6 +33,7 @@ from kiecore.emulator.routes import (
     pick_route,
     route_table,
 )
+from kiecore.emulator.runtimes import RunTimes
 from kiecore.emulator.tasks import TaskStore
 from kiecore.emulator.validate import body_problems
 from kiecore.model import Profile
@@ -64,6 +65,9 @@ class ApiSettings(Protocol):
 
     @property
     def task_seconds(self) -> float: ...
+
+    @property
+    def run_times(self) -> RunTimes | None: ...
 
     @property
     def files_url(self) -> str: ...
@@ -152,7 +156,7 @@ class ApiHost:
         problems = body_problems(picked.wire, data)
         if problems:
             return envelope_reply(422, problems[0], key=picked.emulation.message_key(picked.profile))
-        task = new_task(picked, data, self._settings.files_url, self._state.faults)
+        task = new_task(picked, data, self._settings.files_url, self._state.faults, self._settings.run_times)
         self._state.tasks.add(task)
         if task.callback_url is not None:
             self._state.callbacks.schedule(task)

@@ -1,8 +1,9 @@
 """Callbacks (webhooks): POST each finished task's callback body to the URL its create body named.
 
-A task created with a callback URL gets a timer at creation, firing after ``task_seconds``; when it fires
-the task is delivered if it is finished, else the timer is set again for the rest of its run (so a task
-whose duration grew still delivers once, when it completes). Changing ``task_seconds`` re-arms every
+A task created with a callback URL gets a timer at creation, firing after its duration (its own
+``seconds`` if it drew them, else ``task_seconds``); when it fires the task is delivered if it is finished,
+else the timer is set again for the rest of its run (so a task whose duration grew still delivers once, when
+it completes). A task without a callback URL gets no timer. Changing ``task_seconds`` re-arms every
 pending timer, and a status query that finds the task finished delivers it at once. Each task is delivered
 at most once, from a daemon thread, with a :data:`TIMEOUT` second timeout and only to loopback hosts
 (others are refused and recorded as not delivered): the emulator never calls out of the machine.
@@ -107,8 +108,8 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float = TIMEOU
 class CallbackDispatcher:
     """Timers and deliveries of one emulator's callbacks (thread-safe).
 
-    ``task_seconds`` reads the emulator's current task duration, ``body_for`` builds a finished task's
-    callback body and ``hmac_key`` reads the signing key (``None``: unsigned).
+    ``task_seconds`` reads the emulator's current task duration (for tasks without their own), ``body_for``
+    builds a finished task's callback body and ``hmac_key`` reads the signing key (``None``: unsigned).
     """
 
     def __init__(
@@ -150,7 +151,7 @@ class CallbackDispatcher:
         timer.start()
 
     def _remaining(self, task: EmulatedTask) -> float:
-        seconds = self._task_seconds()
+        seconds = task.duration(self._task_seconds())
         if seconds <= 0:
             return 0.0
         return max(0.0, seconds - (time.monotonic() - task.started))

@@ -1,5 +1,5 @@
-"""A new task from an accepted create body: its result files (count, format, size), prompt and callback URL,
-and the task-level faults (``fail_task``, ``invisible``, ``expire``) it draws."""
+"""A new task from an accepted create body: its result files (count, format, size), prompt, callback URL, own
+duration (with run times) and the task-level faults (``fail_task``, ``invisible``, ``expire``) it draws."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from kiecore.declarations import BodyLayout, WireSpec
 from kiecore.emulator import images
 from kiecore.emulator.faults import FaultKind, FaultPlan
 from kiecore.emulator.routes import Route, files_base
+from kiecore.emulator.runtimes import RunTimes
 from kiecore.emulator.tasks import EmulatedTask
 from kiecore.emulator.validate import is_http_url
 
@@ -21,8 +22,11 @@ ASPECT_KEYS = ("aspect_ratio", "aspectRatio", "image_size", "size", "ratio", "in
 PROMPT_KEYS = ("prompt", "input_prompt")
 
 
-def new_task(route: Route, body: dict[str, Any], files_url: str, faults: FaultPlan) -> EmulatedTask:
-    """The task ``body`` (valid for ``route``) creates, its result URLs on ``files_url``; not yet stored."""
+def new_task(
+    route: Route, body: dict[str, Any], files_url: str, faults: FaultPlan, run_times: RunTimes | None = None
+) -> EmulatedTask:
+    """The task ``body`` (valid for ``route``) creates, its result URLs on ``files_url``; not yet stored. With
+    ``run_times`` it draws its own duration from its model's ``typical_seconds``, else it has none."""
     wire, spec = route.wire, route.entry.spec
     params: Mapping[str, Any] = body["input"] if wire.layout is BodyLayout.INPUT else body
     pillow_format, ext, _ = images.format_for(_word(wire, params, FORMAT_KEYS) or "png")
@@ -54,6 +58,7 @@ def new_task(route: Route, body: dict[str, Any], files_url: str, faults: FaultPl
         emulation=emulation,
         live_emulation=route.live_emulation,
         callback_url=callback if is_http_url(callback) else None,
+        seconds=None if run_times is None else run_times.draw(spec.id, spec.typical_seconds),
     )
     _draw_faults(task, faults)
     return task

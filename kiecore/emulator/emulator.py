@@ -19,6 +19,7 @@ from kiecore.emulator.lifecycle import ServerPair
 from kiecore.emulator.limits import SlidingLimiter
 from kiecore.emulator.links import LINK_SECONDS, FreshLinks
 from kiecore.emulator.requestlog import RecordedRequest, RequestLog
+from kiecore.emulator.runtimes import RunTimes
 from kiecore.emulator.tasks import EmulatedTask, TaskStore
 from kiecore.ratelimit import PUBLISHED_LIMITS
 from kiecore.registry import Registry
@@ -27,7 +28,10 @@ from kiecore.registry import Registry
 class Emulator:
     """A local Kie API on loopback, for every model in ``registry`` (default: the installed plugins).
 
-    ``task_seconds`` is how long a task runs (read at every status query; settable any time). With
+    ``task_seconds`` is how long a task runs (read at every status query; settable any time), unless
+    ``run_times`` (a :class:`~kiecore.emulator.runtimes.RunTimes`, readable as :attr:`run_times`) is given:
+    then each task draws its own duration once, at creation, from its model's ``typical_seconds``, and keeps
+    it whatever ``task_seconds`` later says. With
     ``api_key`` set only that key is accepted, else any non-empty one. ``retry_after`` is the Retry-After of
     a ``rate_limit`` fault (option ``retry_after`` overrides it per fault). ``file_host`` defaults to
     127.0.0.2 when the API host is loopback and it can be bound, else the API host (on another port).
@@ -57,6 +61,7 @@ class Emulator:
         status_limit: tuple[int, float] = PUBLISHED_LIMITS.status,
         gpt4o_task_status_limit: tuple[int, float] = PUBLISHED_LIMITS.task_status,
         credits: int = 1000,
+        run_times: RunTimes | None = None,
     ) -> None:
         if registry is None:
             from kiecore.loading import load_registry
@@ -67,6 +72,7 @@ class Emulator:
         self.port = port
         self.file_host = file_host
         self._task_seconds = task_seconds
+        self._run_times = run_times
         self.api_key = api_key
         self.retry_after = retry_after
         self.webhook_hmac_key = webhook_hmac_key
@@ -148,6 +154,11 @@ class Emulator:
     def task_seconds(self, seconds: float) -> None:
         self._task_seconds = seconds
         self._callbacks.rearm()
+
+    @property
+    def run_times(self) -> RunTimes | None:
+        """How each task's own duration is drawn at creation; ``None``: every task runs :attr:`task_seconds`."""
+        return self._run_times
 
     @property
     def callbacks(self) -> list[CallbackDelivery]:

@@ -1,7 +1,8 @@
 """The task store and each task's time-based progress.
 
-A task's progress is ``elapsed / task_seconds`` (``task_seconds`` read at query time, so changing it moves
-running tasks along too); at 1 it is finished: succeeded, or failed when a ``fail_task`` fault hit it.
+A task's progress is ``elapsed / duration``; at 1 it is finished: succeeded, or failed when a ``fail_task``
+fault hit it. Its duration is its own ``seconds`` when it drew one at creation (the emulator's ``run_times``),
+else the emulator's ``task_seconds``, read at query time (so changing it moves running tasks along too).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ class EmulatedTask:
     has succeeded). ``files`` maps each served file name (``0.png``; Flux also ``origin.jpeg``) to the index
     of the image drawn for it. ``emulation`` answers for the dialect it was created in, ``live_emulation`` for
     its model's live dialect (what shapes its callbacks, even for a task created in the reference profile).
-    ``callback_url`` is the create body's callback field, if any. ``expired`` tasks (an ``expire`` fault)
+    ``callback_url`` is the create body's callback field, if any. ``seconds`` is the task's own duration
+    (drawn at creation from the emulator's ``run_times``), ``None``: it runs the emulator's ``task_seconds``
+    (see :meth:`duration`). ``expired`` tasks (an ``expire`` fault)
     answer 403 on their original result URLs.
     """
 
@@ -48,6 +51,7 @@ class EmulatedTask:
     live_emulation: EmulatedDialect
     origin_url: str | None = None
     callback_url: str | None = None
+    seconds: float | None = None
     failed: bool = False
     fail_message: str = ""
     fail_code: int | None = None  # None: the dialect's usual code (EmulatedDialect.fail_code)
@@ -62,12 +66,17 @@ class EmulatedTask:
         named = [*self.urls, *([self.origin_url] if self.origin_url else [])]
         return {url: url.rsplit("/", 1)[-1] for url in named}
 
+    def duration(self, task_seconds: float) -> float:
+        """How long the task runs: its own ``seconds`` if it has them, else ``task_seconds`` (the emulator's)."""
+        return task_seconds if self.seconds is None else self.seconds
+
     def fraction(self, task_seconds: float, now: float | None = None) -> float:
-        """How far along the task is, 0..1 (1: finished)."""
-        if task_seconds <= 0:
+        """How far along the task is, 0..1 (1: finished); ``task_seconds`` as for :meth:`duration`."""
+        seconds = self.duration(task_seconds)
+        if seconds <= 0:
             return 1.0
         elapsed = (time.monotonic() if now is None else now) - self.started
-        return min(1.0, max(0.0, elapsed / task_seconds))
+        return min(1.0, max(0.0, elapsed / seconds))
 
     def finished(self, task_seconds: float) -> bool:
         return self.fraction(task_seconds) >= 1.0

@@ -34,7 +34,15 @@ class ScriptedTransport:
         self._script = {key: list(replies) for key, replies in script.items()}
         self._lock = threading.Lock()
 
-    def send(self, request: WireRequest, *, profile: Profile, idempotent: bool, deadline: float | None = None) -> Any:
+    def send(
+        self,
+        request: WireRequest,
+        *,
+        profile: Profile,
+        idempotent: bool,
+        deadline: float | None = None,
+        once: bool = False,
+    ) -> Any:
         with self._lock:
             self.requests.append((request, idempotent))
             replies = self._script.get((request.method, request.path))

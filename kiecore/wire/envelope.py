@@ -126,3 +126,14 @@ def result_holders(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
             raise ParseError(f"'{key}' is not an object")
         holders.append(holder)
     return holders
+
+
+def run_seconds(create_ms: Any, complete_ms: Any) -> float | None:
+    """Seconds from ``createTime`` to ``completeTime`` (unix milliseconds); ``None`` unless both are numbers and
+    the span is between 0 and a day (anything else is not a run time to learn from)."""
+    if isinstance(create_ms, bool) or isinstance(complete_ms, bool):
+        return None
+    if not isinstance(create_ms, (int, float)) or not isinstance(complete_ms, (int, float)):
+        return None
+    seconds = (complete_ms - create_ms) / 1000.0
+    return seconds if 0.0 <= seconds <= 86400.0 else None

@@ -24,15 +24,16 @@ if TYPE_CHECKING:
 
 
 class Clock:
-    """A task's progress and timestamps as of one moment."""
+    """A task's progress and timestamps as of one moment, for a run of ``task.duration(task_seconds)``."""
 
     def __init__(self, task: EmulatedTask, task_seconds: float) -> None:
+        seconds = max(task.duration(task_seconds), 0.0)
         self.fraction = task.fraction(task_seconds)
         self.done = self.fraction >= 1.0
         self.created = task.created
-        self.completed = task.created + max(task_seconds, 0.0)
+        self.completed = task.created + seconds
         self.updated = min(time.time(), self.completed) if not self.done else self.completed
-        self.cost_seconds = round(max(task_seconds, 0.0))
+        self.cost_seconds = round(seconds)
 
 
 class EmulatedDialect(abc.ABC):

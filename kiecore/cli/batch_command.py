@@ -1,0 +1,444 @@
+"""``kie batch FILE``: one generation per line, many at once, journalled so that running it again resumes.
+
+Every line is checked before anything is sent. Each item's journal entry carries its *item key*
+(:func:`item_key`); before an item is started its newest entry is looked up, so a second run submits nothing
+the first one submitted: delivered items are reported from the journal, running ones are finished without a
+new create, failed and uncertain ones are reported, and only items never submitted (or refused, or
+abandoned) are started.
+
+Results go to stdout as each item finishes (its files, or one JSON object a line with ``--json``); errors
+(``kie: line N: ...``), a progress line on a terminal, and the summary go to stderr. The exit code is the most
+severe of the items' (:data:`SEVERITY`), 0 when every line was delivered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import hashlib
+import json
+import math
+import queue
+import shlex
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+
+from kiecore.cli import describe
+from kiecore.cli.generate_command import client_for, listen
+from kiecore.cli.options import request_fields
+from kiecore.cli.output import print_json_line, printable
+from kiecore.client import Client, check_output_dir
+from kiecore.errors import KieError, MissingAPIKeyError, TaskFailedError, UsageError
+from kiecore.journal import JournalEntry, JournalState
+from kiecore.model import COMMON_PARAMETERS, GenerationResult, TaskState, TaskStatus
+from kiecore.serialization import to_json
+
+#: Exit codes from the most severe down: the batch exits with the first one any item had (0: all delivered).
+#: 130 interrupted; 3 key or credits refused (nothing else can work); 1 anything else, e.g. a submit that may
+#: or may not have created a task (a person must look); 4 a task failed at Kie; 5 timed out (running the batch
+#: again finishes it); 2 a bad line skipped with --skip-invalid.
+SEVERITY = (130, 3, 1, 4, 5, 2)
+#: How many items may wait for their create at once: one create window's worth at the published limits (20 per
+#: 10 s). Later items start as earlier ones are created, so the engine's create queue stays one window deep.
+QUEUED_CREATES = 20
+#: How often the progress line is redrawn on a terminal (seconds), besides whenever an item moves on.
+REFRESH_SECONDS = 1.0
+#: The request fields a JSON line may set under ``kie generate``'s option names, besides ``image``/``params``.
+REQUEST_FIELDS = (*(field for field in COMMON_PARAMETERS if field != "image_urls"), "callback_url")
+JSON_FIELDS = frozenset({"model", *REQUEST_FIELDS, "image", "params", "output_dir", "timeout", "no_download"})
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The most severe of ``codes`` by :data:`SEVERITY` (a code it does not list counts as 1); 0 for none."""
+    found = {code if code in SEVERITY else 1 for code in codes if code != 0}
+    return next((code for code in SEVERITY if code in found), 0)
+
+
+def item_key(
+    line: int, model: str, request: Mapping[str, Any], directory: Path | None, profile: str, base_url: str
+) -> str:
+    """What names one batch item in the journal: the SHA-256 of the canonical JSON of its line number, resolved
+    model id, resolved request fields, output folder (``None`` without downloads), profile and API base URL."""
+    facts = [line, model, request, None if directory is None else str(directory), profile, base_url.rstrip("/")]
+    canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@attrs.frozen
+class Item:
+    """One valid line: what :meth:`Client.start` gets, and its journal ``key``."""
+
+    line: int
+    model: str
+    fields: Mapping[str, Any]
+    output_dir: str
+    directory: Path | None  # resolved and writable; None: the URLs are printed instead of saved
+    timeout: float | None
+    key: str
+
+
+@attrs.frozen
+class Outcome:
+    """How one line ended: delivered (no ``error``), or not (``error`` and its exit ``code``)."""
+
+    line: int
+    model: str | None
+    task_id: str | None = None
+    files: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    error: str | None = None
+    code: int = 0
+
+    def json(self) -> dict[str, Any]:
+        head: dict[str, Any] = {"line": self.line, "model": self.model, "task_id": self.task_id}
+        if self.error is None:
+            return {**head, "files": list(self.files), "urls": list(self.urls)}
+        return {**head, "error": self.error, "exit_code": self.code}
+
+
+def run(args: argparse.Namespace) -> int:
+    lines = read_lines(args.file)
+    defaults = request_fields(args)  # a malformed -p is the whole command's error
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(client_for(args, stack))
+        listen(args, client, stack)
+        if args.model is not None:
+            client.model(args.model)  # an unknown --model is the whole command's error, not every line's
+        items: list[Item] = []
+        bad: list[Outcome] = []
+        for number, text in lines:
+            try:
+                items.append(prepare_item(client, args, defaults, number, text))
+            except KieError as error:
+                code, message = describe(error, debug=args.debug)
+                print(f"kie: line {number}: {message}", file=sys.stderr)
+                bad.append(Outcome(number, _model_named(args, text), error=message, code=code))
+        if bad and not args.skip_invalid:
+            some = "a bad line" if len(bad) == 1 else f"{len(bad)} bad lines"
+            them = "it" if len(bad) == 1 else "them"
+            print(f"kie: batch: {some}; nothing was sent (fix {them}, or add --skip-invalid)", file=sys.stderr)
+            return 2
+        return _Batch(args, client, len(lines)).run(items, bad)
+
+
+def read_lines(name: str) -> list[tuple[int, str]]:
+    """The item lines of file ``name`` (``-``: standard input), numbered from 1 and stripped; blank lines and
+    comments (``#`` first) left out. :class:`UsageError` if it cannot be read."""
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UsageError(f"cannot read {name}: {reason}") from None
+    numbered = ((number, line.strip()) for number, line in enumerate(text.splitlines(), start=1))
+    return [(number, line) for number, line in numbered if line and not line.startswith("#")]
+
+
+def prepare_item(client: Client, args: argparse.Namespace, defaults: Mapping[str, Any], number: int, text: str) -> Item:
+    """Line ``number`` validated as :meth:`Client.start` would (parameters, timeout, output folder), without
+    sending anything; :class:`KieError` (a :class:`UsageError`, mostly) says what is wrong with it."""
+    given = _line_fields(text)
+    model = given.pop("model", args.model)
+    if model is None:
+        raise UsageError('no model: give --model, or "model" in a JSON line')
+    _check_type(model, str, "model", "a string")
+    fields = dict(defaults)
+    fields.update({name: given[name] for name in REQUEST_FIELDS if name in given})
+    if "image" in given:
+        fields["image_urls"] = _urls(given["image"])
+    if "params" in given:
+        _check_type(given["params"], dict, "params", "an object")
+        fields["extra"] = {**defaults.get("extra", {}), **given["params"]}
+    output_dir = given.get("output_dir", args.output_dir)
+    _check_type(output_dir, str, "output_dir", "a string")
+    timeout = given.get("timeout", args.timeout)
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+        raise UsageError(f'"timeout" must be a number of seconds, not {timeout!r}')
+    no_download = given.get("no_download", args.no_download)
+    _check_type(no_download, bool, "no_download", "true or false")
+    prepared = client.prepare(model, **fields)
+    model_id = prepared.model.spec.id
+    client._timeout(model_id, timeout)  # the check Client.start makes
+    directory = None if no_download else check_output_dir(output_dir)
+    request = to_json(prepared.request)
+    key = item_key(number, model_id, request, directory, prepared.profile.value, client.base_url)
+    return Item(number, model_id, fields, output_dir, directory, timeout, key)
+
+
+def _line_fields(text: str) -> dict[str, Any]:
+    """A line's own fields: a JSON object's (``null`` ones left out), or ``{"prompt": text}``."""
+    if not text.startswith("{"):
+        return {"prompt": text}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"not a valid JSON object: {error.msg} at column {error.colno}") from None
+    if not isinstance(value, dict):
+        raise UsageError("not a JSON object")
+    unknown = sorted(set(value) - JSON_FIELDS)
+    if unknown:
+        raise UsageError(f"unknown field {unknown[0]!r}; a line may give {', '.join(sorted(JSON_FIELDS))}")
+    return {name: field for name, field in value.items() if field is not None}
+
+
+def _urls(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(url, str) for url in value):
+        return tuple(value)
+    raise UsageError(f'"image" must be a URL or a list of URLs, not {value!r}')
+
+
+def _check_type(value: Any, kind: type, name: str, what: str) -> None:
+    if not isinstance(value, kind):
+        raise UsageError(f'"{name}" must be {what}, not {value!r}')
+
+
+def _model_named(args: argparse.Namespace, text: str) -> str | None:
+    """The model a line names, for reporting a line that could not be prepared."""
+    with contextlib.suppress(ValueError):
+        value = json.loads(text) if text.startswith("{") else None
+        if isinstance(value, dict) and isinstance(value.get("model"), str):
+            return str(value["model"])
+    return args.model if isinstance(args.model, str) else None
+
+
+class _Batch:
+    """Runs the valid items of one batch and reports each as it ends. Everything it prints is printed by the
+    thread that calls :meth:`run`; the engine's threads only post events."""
+
+    def __init__(self, args: argparse.Namespace, client: Client, total: int) -> None:
+        self.args = args
+        self.client = client
+        self.total = total
+        self.outcomes: list[Outcome] = []
+        self.skipped = 0
+        # (item, None): its create was answered; (item, future): it is over
+        self.events: queue.SimpleQueue[tuple[Item, Future[Any] | None]] = queue.SimpleQueue()
+        self.futures: dict[Future[Any], Item] = {}
+        self.awaiting_create: set[int] = set()  # lines whose create has not been answered yet
+        self.known_tasks: dict[int, str | None] = {}  # lines an earlier run submitted: their task ids
+        self.progress = _ProgressLine(sys.stderr)
+
+    def run(self, items: list[Item], skipped: list[Outcome]) -> int:
+        """Run ``items`` (the ``skipped`` lines are reported as such); returns the batch's exit code."""
+        for outcome in skipped:
+            self.skipped += 1
+            self._report(outcome, announce=False)
+        try:
+            to_start = self._plan(items)
+            self._run(to_start)
+        except KeyboardInterrupt:
+            for future in self.futures:
+                future.cancel()
+            self.progress.clear()
+            if self.args.emulator:
+                print("kie: interrupted; --emulator keeps no journal: its tasks are gone", file=sys.stderr)
+            else:
+                if self.args.file == "-":
+                    again = "the same `kie batch -` command with the same input"
+                else:
+                    again = f"`kie batch {shlex.quote(self.args.file)}` again (same options)"
+                print(f"kie: interrupted; the submitted tasks are in the journal: {again} resumes", file=sys.stderr)
+            return 130
+        self.progress.clear()
+        delivered = sum(1 for outcome in self.outcomes if outcome.error is None)
+        failed = len(self.outcomes) - delivered - self.skipped
+        print(
+            f"kie: batch: {delivered} delivered, {failed} failed, {self.skipped} skipped (of {self.total})",
+            file=sys.stderr,
+        )
+        return worst(outcome.code for outcome in self.outcomes)
+
+    # -- what each item needs ----------------------------------------------------------------------------
+
+    def _plan(self, items: list[Item]) -> list[Item]:
+        """Report what the journal already settled and start what only needs finishing; returns the items that
+        need a create, in order."""
+        journal = self.client.journal
+        to_start: list[Item] = []
+        to_finish: list[tuple[Item, JournalEntry]] = []
+        settled: list[tuple[Item, JournalEntry]] = []
+        for item in items:
+            entry = journal.find_item(item.key) if journal is not None else None
+            if entry is None or entry.state in (JournalState.REFUSED, JournalState.ABANDONED):
+                to_start.append(item)
+            elif entry.state in (JournalState.SUBMITTED, JournalState.SUCCEEDED):
+                to_finish.append((item, entry))
+            else:  # downloaded, failed, or a submit that may or may not have created a task
+                settled.append((item, entry))
+        if (to_start or to_finish) and not self.client.api_key:
+            raise MissingAPIKeyError()
+        if journal is not None and to_start:
+            journal.check()  # a journal that cannot record the submits: nothing is sent
+        for item, entry in settled:
+            self._report(_known_outcome(item, entry))
+        for item, entry in to_finish:
+            self.known_tasks[item.line] = entry.task_id
+            self._launch(item, functools.partial(self._finish, item, entry))
+        return to_start
+
+    def _finish(self, item: Item, entry: JournalEntry) -> Future[Any]:
+        """Finish a task an earlier run submitted, without a new create: saved into the item's folder, or
+        (without downloads) only waited for."""
+        if item.directory is None:
+            assert entry.handle is not None
+            return self.client.start_wait(entry.handle, item.timeout, None)
+        return self.client.start_resume(entry, item.directory, item.timeout, None)
+
+    def _start(self, item: Item) -> Future[GenerationResult]:
+        def submitted(_handle: object) -> None:
+            self.events.put((item, None))
+
+        self.awaiting_create.add(item.line)
+        return self.client.start(
+            item.model,
+            output_dir=item.output_dir,
+            timeout=item.timeout,
+            download=item.directory is not None,
+            on_submit=submitted,
+            item_key=item.key,
+            **item.fields,
+        )
+
+    # -- the loop ----------------------------------------------------------------------------------------
+
+    def _run(self, to_start: list[Item]) -> None:
+        pending = deque(to_start)
+        while pending or self.futures:
+            while pending and len(self.awaiting_create) < QUEUED_CREATES:
+                item = pending.popleft()
+                self._launch(item, functools.partial(self._start, item))
+            self.progress.show(self._counts())
+            try:
+                item, future = self.events.get(timeout=REFRESH_SECONDS)
+            except queue.Empty:
+                continue
+            self.awaiting_create.discard(item.line)
+            if future is None:
+                continue
+            del self.futures[future]
+            self.progress.finished()
+            known = self.known_tasks.get(item.line)
+            self._report(_future_outcome(item, future, known, debug=self.args.debug))
+
+    def _launch(self, item: Item, begin: Callable[[], Future[Any]]) -> None:
+        try:
+            future = begin()
+        except KieError as error:  # checked already; e.g. a journal entry another process is finishing
+            self.awaiting_create.discard(item.line)
+            code, message = describe(error, debug=self.args.debug)
+            self._report(Outcome(item.line, item.model, error=message, code=code))
+            return
+        self.futures[future] = item
+        future.add_done_callback(lambda done: self.events.put((item, done)))
+
+    def _counts(self) -> tuple[int, int, int, int]:
+        delivered = sum(1 for outcome in self.outcomes if outcome.error is None)
+        failed = len(self.outcomes) - delivered - self.skipped
+        return delivered, failed, len(self.futures), self.total - self.skipped
+
+    # -- reporting ---------------------------------------------------------------------------------------
+
+    def _report(self, outcome: Outcome, *, announce: bool = True) -> None:
+        """Print how an item ended: its files (or URLs), or its JSON object, on stdout; its error on stderr
+        (``announce=False``: already said)."""
+        self.outcomes.append(outcome)
+        self.progress.clear()
+        if outcome.error is not None and announce:
+            print(f"kie: line {outcome.line}: {outcome.error}", file=sys.stderr, flush=True)
+        if self.args.json:
+            print_json_line(outcome.json())
+        elif outcome.error is None:
+            for line in outcome.files or outcome.urls:
+                print(line, flush=True)
+        self.progress.show(self._counts())
+
+
+def _known_outcome(item: Item, entry: JournalEntry) -> Outcome:
+    """What the journal says of an item an earlier run submitted and that is not running."""
+    known = Outcome(item.line, item.model, task_id=entry.task_id, urls=entry.urls)
+    if entry.state is JournalState.DOWNLOADED:
+        return attrs.evolve(known, files=entry.files)
+    if entry.state is JournalState.FAILED and entry.handle is not None:
+        status = TaskStatus(state=TaskState.FAILED, fail_code=entry.fail_code, fail_message=entry.fail_message)
+        failure = TaskFailedError(entry.handle, status)
+        return attrs.evolve(known, error=printable(f"{failure}; not resubmitted"), code=failure.exit_code)
+    why = printable(entry.error or "its submit did not finish")
+    if entry.task_id is not None:
+        hint = f"check it with `kie status {entry.model} {entry.task_id}`"
+    else:
+        hint = f"check your Kie task history, then `kie abandon {entry.id}` to submit it again"
+    message = f"a {entry.model} task may or may not have been created at Kie ({why}); not resubmitted: {hint}"
+    return attrs.evolve(known, error=message, code=1)
+
+
+def _future_outcome(item: Item, future: Future[Any], task_id: str | None, *, debug: bool) -> Outcome:
+    """How an item the engine ran ended; ``task_id``: its task, if an earlier run submitted it."""
+    try:
+        value = future.result()
+    except Exception as error:
+        code, message = describe(error, debug=debug)
+        task_id = getattr(getattr(error, "handle", None), "task_id", task_id)
+        return Outcome(item.line, item.model, task_id=task_id, error=message, code=code)
+    if isinstance(value, GenerationResult):
+        files = tuple(str(path) for path in value.files)
+        return Outcome(item.line, item.model, value.handle.task_id, files=files, urls=value.status.urls)
+    status: TaskStatus = value  # only waited for (no downloads): the URLs are the result
+    return Outcome(item.line, item.model, task_id, urls=status.urls)
+
+
+class _ProgressLine:
+    """``done D / failed F / in flight I / total T, ETA ...`` rewritten in place on a terminal; nothing
+    otherwise. The ETA comes from the rate at which this run's items have finished so far."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._shown = False
+        self._text = ""
+        self._began = time.monotonic()
+        self._finished = 0  # items this run finished (not those the journal already knew)
+
+    def finished(self) -> None:
+        self._finished += 1
+
+    def show(self, counts: tuple[int, int, int, int]) -> None:
+        if not self.tty:
+            return
+        done, failed, in_flight, total = counts
+        left = max(total - done - failed, 0)
+        eta = _eta(left, self._finished, time.monotonic() - self._began)
+        text = f"done {done} / failed {failed} / in flight {in_flight} / total {total}, ETA {eta}"
+        if self._shown and text == self._text:
+            return
+        self.stream.write(f"\r\033[K{text}")
+        self.stream.flush()
+        self._shown, self._text = True, text
+
+    def clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._shown = False
+
+
+def _eta(left: int, finished: int, elapsed: float) -> str:
+    """How long ``left`` more items take at ``finished`` items per ``elapsed`` seconds, e.g. ``2m05s``."""
+    if left == 0:
+        return "0s"
+    if finished == 0 or elapsed <= 0:
+        return "?"
+    seconds = math.ceil(left * elapsed / finished)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"

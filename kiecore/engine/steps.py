@@ -1,0 +1,318 @@
+"""What each step of a job does with its one request's answer, and the one place a task's record is kept.
+
+A step runs on a worker thread, sends one request (:mod:`kiecore.engine.calls`), records any change of the
+task's state with the :class:`~kiecore.recorder.Recorder`, settles the job's future when the job is over, and
+returns the job's next phase. The scheduler (:mod:`kiecore.engine.scheduler`) decides when steps run.
+
+Records, by the step that makes them: ``begin`` before a create is sent; ``submitted``, ``refused`` or
+``uncertain`` once it is answered; ``observed`` when a query finds the task finished; ``saved`` per file and
+``downloaded`` once every result is on disk; ``note_error`` when the job ends on an error with the task
+still unfinished (it stays resumable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from concurrent.futures import InvalidStateError
+from pathlib import Path
+from typing import Any
+
+from kiecore.download import existing_result, file_name, remove_partials
+from kiecore.engine.calls import Calls
+from kiecore.engine.jobs import Goal, Job, Phase
+from kiecore.engine.plan import PollPlan
+from kiecore.engine.runtimes import RunTimeBook, observed_seconds
+from kiecore.errors import (
+    DeadlineExceededError,
+    DownloadError,
+    KieError,
+    ParseError,
+    RateLimitedError,
+    ServerError,
+    ServiceUnavailableError,
+    SubmitUncertainError,
+    TaskFailedError,
+    TransportError,
+)
+from kiecore.model import GenerationResult, TaskHandle, TaskState, TaskStatus
+from kiecore.ratelimit import account_fingerprint
+from kiecore.recorder import Recorder
+from kiecore.retry import RetryPolicy
+
+#: Errors of a status query that say nothing about the task: query again later, until the deadline.
+TRANSIENT = (ServerError, ServiceUnavailableError, TransportError)
+#: With a callback URL the callback triggers the query; polling only covers a callback that never comes.
+CALLBACK_FIRST_QUANTILE = 0.98
+CALLBACK_GAP = 15.0
+
+
+class Steps:
+    """The steps of every job of one client. ``scale`` is the client's time scale (1.0 for the live service),
+    ``key`` the API key (only its fingerprint is recorded)."""
+
+    def __init__(
+        self,
+        calls: Calls,
+        recorder: Recorder,
+        runtimes: RunTimeBook,
+        *,
+        key: str | None,
+        retry: RetryPolicy,
+        scale: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.calls = calls
+        self.recorder = recorder
+        self.runtimes = runtimes
+        self._fingerprint = account_fingerprint(calls.base_url, key) if key else None
+        self._retry = retry
+        self.scale = scale
+        self._clock = clock
+
+    # -- create ---------------------------------------------------------------------------------------
+
+    def create(self, job: Job) -> Phase:
+        """Send the create. A 429 created nothing: the job goes back to the create queue until its deadline."""
+        prepared = job.prepared
+        assert prepared is not None
+        if job.cancelled:
+            return self._settle(job, None)
+        if job.ticket is None:
+            job.deadline = self._clock() + job.timeout  # time spent queued behind other creates is not the job's
+            try:  # a journal that cannot record this: nothing is sent
+                job.ticket = self.recorder.begin(
+                    model=prepared.model.spec.id,
+                    profile=prepared.profile,
+                    base_url=self.calls.base_url,
+                    request=prepared.request,
+                    output_dir=str(job.directory) if job.directory is not None else None,
+                    key_fingerprint=self._fingerprint,
+                    item_key=job.item_key,
+                )
+            except KieError as error:
+                return self._fail(job, error)
+        ticket = job.ticket
+        try:
+            handle = self.calls.create(prepared, once=True)
+        except SubmitUncertainError as error:
+            self.recorder.uncertain(ticket, str(error))
+            return self._fail(job, error)
+        except (RateLimitedError, TransportError) as error:  # nothing was created: wait, then the queue again
+            job.rate_limited += 1
+            delay = self._retry.delay(job.rate_limited, getattr(error, "retry_after", None))
+            # a 429 waits until the deadline; a host that cannot be reached, as many tries as the policy allows
+            tries_left = isinstance(error, RateLimitedError) or job.rate_limited < self._retry.attempts
+            if tries_left and self._clock() + delay < job.deadline and not job.cancelled:
+                job.due = self._clock() + delay
+                return Phase.CREATE
+            self.recorder.refused(ticket, str(error))
+            return self._fail(job, error)
+        except KieError as error:  # refused before anything was created
+            self.recorder.refused(ticket, str(error))
+            return self._fail(job, error)
+        except BaseException as error:  # the outcome is unknown
+            self.recorder.uncertain(ticket, f"the create failed in the client ({type(error).__name__})")
+            return self._fail(job, error)
+        try:
+            self.recorder.submitted(ticket, handle)
+        except SubmitUncertainError as error:
+            return self._fail(job, error)
+        job.handle = handle
+        return self.created(job)
+
+    def created(self, job: Job) -> Phase:
+        """The job has a task: tell the caller, then plan its first query (or settle a submit-only job)."""
+        handle = job.handle
+        assert handle is not None
+        if job.on_submit is not None and not self._call(job, job.on_submit, handle):
+            return Phase.DONE
+        if job.goal is Goal.SUBMIT:
+            return self._settle(job, handle)
+        entry = self.calls.registry.resolve(handle.model)
+        job.per_task_limited = self.calls.registry.dialect_of(entry, handle.profile).status_limited_per_task
+        runtime = self.runtimes.model_for(self.calls.base_url, handle.model, entry.spec.typical_seconds * self.scale)
+        job.plan = PollPlan(runtime, scale=self.scale)
+        first = job.plan.first()
+        if job.callback:
+            first = max(first, runtime.quantile(CALLBACK_FIRST_QUANTILE))
+        job.due = self._at(handle, min(first, self._plan_deadline(job)))
+        return Phase.POLL
+
+    # -- poll -----------------------------------------------------------------------------------------
+
+    def poll(self, job: Job) -> Phase:
+        """Query the task once; settle the job if it is over, else plan the next query."""
+        handle, plan = job.handle, job.plan
+        assert handle is not None and plan is not None
+        if job.cancelled:
+            return self._settle(job, None)
+        job.poked = False
+        asked = self._elapsed(handle)
+        try:
+            status: TaskStatus | None = self.calls.query(handle, deadline=job.deadline, once=True)
+        except RateLimitedError as error:  # another client of the key: wait as told, then go on
+            job.rate_limited += 1
+            status = None
+            delay = self._retry.delay(job.rate_limited, error.retry_after)
+            if self._clock() + delay < job.deadline:
+                job.due = self._clock() + delay
+                return Phase.POLL
+        except TRANSIENT:
+            status = None
+        except ParseError as error:  # one garbled reply is not the task's fault; the same one over and over is
+            job.unreadable += 1
+            if job.unreadable >= self._retry.attempts:
+                return self._unfinished(job, error)
+            status = None
+        except KieError as error:
+            return self._unfinished(job, error)
+        else:
+            job.unreadable = 0
+        if status is not None:
+            finished = self._observe(job, status, asked)
+            if finished is not None:
+                return finished
+        if self._clock() >= job.deadline:
+            return self._unfinished(job, DeadlineExceededError(handle, job.timeout, job.status))
+        later = plan.next(asked, self._plan_deadline(job))
+        if job.callback:
+            later = min(max(later, asked + CALLBACK_GAP * self.scale), self._plan_deadline(job))
+        job.due = self._at(handle, later)
+        return Phase.POLL
+
+    def _observe(self, job: Job, status: TaskStatus, asked: float) -> Phase | None:
+        """Take in one status: the job's next phase if the task is over, ``None`` while it runs."""
+        handle = job.handle
+        assert handle is not None
+        job.status = status
+        if job.on_status is not None and not self._call(job, job.on_status, status):
+            return Phase.DONE
+        if status.state is TaskState.SUCCEEDED and not status.urls:
+            return self._unfinished(
+                job, ParseError(f"task {handle.task_id} succeeded but the reply lists no result URLs")
+            )
+        if not status.state.terminal:
+            job.last_unfinished = asked
+            return None
+        self.recorder.observed(self.calls.base_url, handle, status)
+        if status.state is TaskState.FAILED:
+            return self._fail(job, TaskFailedError(handle, status))
+        self._learn(job, status, asked)
+        if job.goal is Goal.WAIT:
+            return self._settle(job, status)
+        if job.directory is None:  # the URLs were all that was asked for: nothing is left to resume
+            self.recorder.downloaded(self.calls.base_url, handle, [])
+            return self._settle(job, GenerationResult(handle=handle, status=status, files=()))
+        return Phase.SAVE
+
+    def _learn(self, job: Job, status: TaskStatus, asked: float) -> None:
+        """Add the task's run time to its model's history (:func:`~kiecore.engine.runtimes.observed_seconds`)."""
+        handle = job.handle
+        assert handle is not None
+        seconds = observed_seconds(
+            service_seconds=status.run_seconds, last_unfinished=job.last_unfinished, finished_seen=asked
+        )
+        if seconds is not None:
+            self.runtimes.add(self.calls.base_url, handle.model, seconds)
+
+    # -- save -----------------------------------------------------------------------------------------
+
+    def save(self, job: Job) -> Phase:
+        """Save every result not already present; every one is tried, the first failure is raised."""
+        handle, status, directory = job.handle, job.status, job.directory
+        assert handle is not None and status is not None and directory is not None
+        if job.cancelled:
+            return self._settle(job, None)
+        count = len(status.urls)
+        if job.recorded is not None:  # resuming: what an earlier run saved is not fetched again
+            job.present.update(saved_results(handle, count, directory, job.recorded))
+            if len(job.present) < count and directory.is_dir():
+                remove_partials(directory, handle.task_id)  # left by a download that was killed
+        failures: list[KieError] = []
+        for index in range(count):
+            if index in job.present:
+                continue
+            try:
+                path = self.calls.save(
+                    handle, status.urls, index, directory, if_exists=job.if_exists, deadline=job.deadline
+                )
+            except KieError as error:
+                failures.append(error)
+                continue
+            job.present[index] = path
+            self.recorder.saved(self.calls.base_url, handle, path)
+        if failures:
+            if len(failures) > 1:
+                first = failures[0]
+                return self._fail(
+                    job, DownloadError(f"{len(failures)} of {count} results could not be saved; the first: {first}")
+                )
+            return self._fail(job, failures[0])
+        files = tuple(job.present[index] for index in range(count))
+        self.recorder.downloaded(self.calls.base_url, handle, files)
+        return self._settle(job, GenerationResult(handle=handle, status=status, files=files))
+
+    # -- endings --------------------------------------------------------------------------------------
+
+    def _unfinished(self, job: Job, error: BaseException) -> Phase:
+        """The job ends on ``error`` while the task may still run: say so in its record (it stays resumable)."""
+        if job.handle is not None:
+            self.recorder.note_error(self.calls.base_url, job.handle, str(error))
+        return self._fail(job, error)
+
+    def _fail(self, job: Job, error: BaseException) -> Phase:
+        with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
+            job.future.set_exception(error)
+        return Phase.DONE
+
+    def _settle(self, job: Job, result: Any) -> Phase:
+        if result is None:  # cancelled: the future is already settled
+            return Phase.DONE
+        with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
+            job.future.set_result(result)
+        return Phase.DONE
+
+    def _call(self, job: Job, callback: Callable[[Any], object], value: Any) -> bool:
+        """Run a caller's callback; one that raises ends the job with its exception (the task stays resumable)."""
+        try:
+            callback(value)
+        except BaseException as error:
+            self._fail(job, error)
+            return False
+        return True
+
+    # -- time -----------------------------------------------------------------------------------------
+
+    def _elapsed(self, handle: TaskHandle) -> float:
+        return time.time() - handle.submitted_at
+
+    def _at(self, handle: TaskHandle, seconds_after_submit: float) -> float:
+        """The engine clock value ``seconds_after_submit`` after the task's submit."""
+        return self._clock() + (seconds_after_submit - self._elapsed(handle))
+
+    def _plan_deadline(self, job: Job) -> float:
+        """The job's deadline in seconds after the submit."""
+        assert job.handle is not None
+        return self._elapsed(job.handle) + (job.deadline - self._clock())
+
+    def start_from(self, job: Job) -> Phase:
+        """The first phase of a job that starts from a known task (``wait``, ``resume``): saving, if its results
+        are already known, else its first query."""
+        if job.status is not None and job.status.state is TaskState.SUCCEEDED:
+            return Phase.SAVE
+        return self.created(job)
+
+
+def saved_results(handle: TaskHandle, count: int, directory: Path, recorded: tuple[str, ...]) -> dict[int, Path]:
+    """The results of ``handle``'s task already on disk, by index: recorded in the journal, or found in
+    ``directory`` under their usual names."""
+    present: dict[int, Path] = {}
+    for index in range(count):
+        stem = file_name(handle.task_id, index, count, "x").removesuffix(".x")
+        kept = [Path(file) for file in recorded if Path(file).stem == stem and Path(file).is_file()]
+        found = kept[0] if kept else existing_result(directory, handle.task_id, index, count)
+        if found is not None:
+            present[index] = found
+    return present
