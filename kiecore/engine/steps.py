@@ -126,6 +126,8 @@ class Steps:
         """The job has a task: tell the caller, then plan its first query (or settle a submit-only job)."""
         handle = job.handle
         assert handle is not None
+        if job.cancelled:  # interrupted while its create was in flight: it is recorded, and that is all
+            return self._settle(job, None)
         if job.on_submit is not None and not self._call(job, job.on_submit, handle):
             return Phase.DONE
         if job.goal is Goal.SUBMIT:

@@ -306,3 +306,20 @@ def test_kie_generate_refuses_to_listen_without_what_it_needs(
     code, _out, err = kie("generate", "nano-banana-pro", "a fox", *options)
     assert code == 2 and message in err
     assert not kie_emulator.tasks  # nothing was sent
+
+
+def test_a_generation_cancelled_while_its_create_is_in_flight_is_recorded_and_goes_no_further(
+    emulator: Emulator, sample_registry: Registry, journal: Journal, tmp_path: Path
+) -> None:
+    emulator.inject("slow", on="submit", seconds=0.5)
+    told: list[TaskHandle] = []
+    with _client(emulator, sample_registry, journal=journal) as client:
+        future = client.start("test/market", "a fox", output_dir=tmp_path, on_submit=told.append)
+        for _ in range(100):
+            if emulator.requests:
+                break
+            time.sleep(0.01)
+        assert future.cancel()
+    (entry,) = journal.entries()  # closing waited for the create's answer
+    assert entry.state is JournalState.SUBMITTED and entry.task_id
+    assert told == [] and _count(emulator, STATUS_PATH) == 0
