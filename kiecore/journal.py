@@ -585,6 +585,7 @@ class Journal:
                 request=record.request,
                 output_dir=record.output_dir,
                 key_fingerprint=record.key_fingerprint,
+                item_key=record.item_key,
             )
         assert entry_id is not None
         state = JournalState(record.state)

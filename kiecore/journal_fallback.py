@@ -42,6 +42,7 @@ class FallbackRecord:
     fail_code: str | None = None
     fail_message: str | None = None
     key_fingerprint: str | None = None
+    item_key: str | None = None
 
     @property
     def handle(self) -> TaskHandle:

@@ -40,6 +40,7 @@ class Ticket:
     request: GenerationRequest
     output_dir: str | None
     key_fingerprint: str | None
+    item_key: str | None = None
 
 
 class Recorder:
@@ -95,7 +96,7 @@ class Recorder:
                 key_fingerprint=key_fingerprint,
                 item_key=item_key,
             )
-        return Ticket(entry_id, base_url.rstrip("/"), request, output_dir, key_fingerprint)
+        return Ticket(entry_id, base_url.rstrip("/"), request, output_dir, key_fingerprint, item_key)
 
     # -- the create's outcome -------------------------------------------------------------------------
 
@@ -115,6 +116,7 @@ class Recorder:
             output_dir=ticket.output_dir,
             entry_id=ticket.entry_id,
             key_fingerprint=ticket.key_fingerprint,
+            item_key=ticket.item_key,
         )
         key = (ticket.base_url, handle.task_id)
         with self._lock:
@@ -167,6 +169,7 @@ class Recorder:
                 fail_code=entry.fail_code,
                 fail_message=entry.fail_message,
                 key_fingerprint=entry.key_fingerprint,
+                item_key=entry.item_key,
             )
 
     def entry_id(self, base_url: str, task_id: str) -> int | None:

@@ -15,7 +15,8 @@ from kiecore.client import Client
 from kiecore.emulator import Emulator
 from kiecore.errors import DeadlineExceededError, SubmitUncertainError
 from kiecore.journal import Journal, JournalError, JournalState
-from kiecore.journal_fallback import FallbackLog
+from kiecore.journal_fallback import FallbackLog, FallbackRecord
+from kiecore.model import Profile
 from kiecore.testing.endtoend import check_image
 from tests.chaos import FaultyJournal
 
@@ -188,3 +189,21 @@ def test_a_create_answered_with_a_journalled_task_id_is_reported_clearly(
             client.submit("nano-banana-pro", prompt="another fox")
         states = sorted(entry.state.value for entry in journal.entries())
     assert states == ["submitted", "uncertain"]
+
+
+def test_a_fallback_record_that_makes_a_new_entry_keeps_its_batch_item_key(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    Journal(path).close()
+    record = FallbackRecord(
+        base_url="https://api.kie.ai",
+        task_id="t1",
+        model="nano-banana-pro",
+        profile=Profile.LIVE,
+        submitted_at=1.0,
+        state="submitted",
+        item_key="line-1",
+    )
+    FallbackLog.beside(path).append(record)
+    with Journal(path) as journal:  # the open merges it in, as a new entry
+        entry = journal.find_item("line-1")
+    assert entry is not None and entry.task_id == "t1" and entry.state is JournalState.SUBMITTED
