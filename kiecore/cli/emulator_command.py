@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 def run_times_of(args: argparse.Namespace) -> RunTimes | None:
     """The :class:`~kiecore.emulator.RunTimes` that ``--time-scale``, ``--spread`` and ``--seed`` ask for
     (``None`` when none is given); :class:`~kiecore.errors.UsageError` for a value it refuses."""
-    scale, spread, seed = (getattr(args, name, None) for name in ("time_scale", "spread", "seed"))
+    scale, spread, seed = args.time_scale, args.spread, args.seed
     if scale is None and spread is None and seed is None:
         return None
     try:

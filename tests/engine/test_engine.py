@@ -27,9 +27,9 @@ STATUS_PATH = "/api/v1/jobs/recordInfo"
 CREATE_PATH = "/api/v1/jobs/createTask"
 
 
-def _client(emulator: Emulator, registry: Registry, **options: object) -> Client:
-    settings: dict[str, object] = {"poll_interval": 0.05, "retry": FAST_RETRY, "rate_limits": None, **options}
-    return Client(api_key="test-key", base_url=emulator.base_url, registry=registry, **settings)  # type: ignore[arg-type]
+def _client(emulator: Emulator, registry: Registry, **options: Any) -> Client:
+    settings: dict[str, Any] = {"poll_interval": 0.05, "retry": FAST_RETRY, "rate_limits": None, **options}
+    return Client(api_key="test-key", base_url=emulator.base_url, registry=registry, **settings)
 
 
 def _count(emulator: Emulator, path: str) -> int:
