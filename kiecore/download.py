@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -363,12 +363,19 @@ def _make_directory(directory: Path) -> None:
 
 
 def _create_partial(directory: Path, stem: str) -> tuple[int, Path]:
-    """A new ``.<stem>.<pid>.<random>.part`` in ``directory``: the stem and pid tell whose it is."""
-    try:
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{stem}.{os.getpid()}.", suffix=".part")
-    except OSError as error:
-        raise LocalWriteError(directory, error) from None
-    return handle, Path(temp)
+    """A new ``.<stem>.<pid>.<random>.part`` in ``directory``: the stem and pid tell whose it is. Its mode is
+    0666 less the umask, like any file the user makes, so the result it becomes is as readable as theirs
+    (``tempfile.mkstemp`` would make it 0600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        temp = directory / f".{stem}.{os.getpid()}.{secrets.token_hex(4)}.part"
+        try:
+            return os.open(temp, flags, 0o666), temp
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise LocalWriteError(directory, error) from None
+    raise LocalWriteError(directory, FileExistsError(f"no free name for a partial file of {stem}"))
 
 
 def _write(handle: int, data: bytes, path: Path) -> None:

@@ -26,6 +26,7 @@ from kiecore.journal_fallback import FallbackRecord
 from kiecore.model import GenerationRequest, Profile, TaskHandle, TaskState, TaskStatus
 
 log = logging.getLogger("kiecore.journal")
+log.addHandler(logging.NullHandler())  # its notices are written to the stream already: no second copy on stderr
 
 #: How many busy timeouts a write after the create keeps retrying before it falls back.
 RETRY_BUSY_TIMEOUTS = 2.5
@@ -308,6 +309,10 @@ class Recorder:
                 f" The generation goes on; if it is interrupted, finish it with `kie resume` or check it with"
                 f" `kie status {record.model} {record.task_id}" + _connection_hint(record) + "`"
             )
+
+    def notice(self, line: str) -> None:
+        """Show ``line`` to the person running this (the notices stream, default standard error) and log it."""
+        self._say(line)
 
     def _say(self, line: str) -> None:
         log.warning("%s", line)

@@ -144,6 +144,21 @@ def wait_for_partial(host: FileHost, directory: Path) -> list[str]:
     return []
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_a_result_file_follows_the_umask(
+    host: FileHost, tmp_path: Path, sleeps: list[float], umask: int, mode: int
+) -> None:
+    url = host.serve("/a.png", PNG)
+    previous = os.umask(umask)
+    try:
+        path = local(sleeps).fetch(url, tmp_path, namer())
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert listing(tmp_path) == [path.name]
+
+
 # -- 1. deadlines --------------------------------------------------------------------------------------
 
 

@@ -82,13 +82,19 @@ class Window(Protocol):
         only when nothing but a ``release``/``cancel`` in this process can free a slot."""
         ...
 
-    def release(self, slot: Slot) -> None:
-        """The slot's request got its reply or failed (it may have arrived): it counts ``period`` more seconds.
-        A slot already released or cancelled is left alone."""
+    def release(self, slot: Slot, *, defer: bool = False) -> None:
+        """The slot's request got its reply or failed (it may have arrived): it counts ``period`` more seconds
+        from now. A slot already released or cancelled is left alone. With ``defer``, a window whose writes cost
+        (a shared one) may record the release with its next ``take`` or ``flush`` instead; until then the slot
+        counts as in flight, which is safe: the caller flushes when it takes nothing more."""
         ...
 
     def cancel(self, slot: Slot) -> None:
         """Nothing was sent for the slot: it counts no more. A slot already released or cancelled is left alone."""
+        ...
+
+    def flush(self) -> None:
+        """Record the deferred releases now (nothing to do for most windows)."""
         ...
 
 
@@ -134,12 +140,15 @@ class LocalWindow:
                 return Slot(self._owner, key, now)
             return _wait(now, self.period, self.limit, self._ended + [math.inf] * len(self._flying))
 
-    def release(self, slot: Slot) -> None:
+    def release(self, slot: Slot, *, defer: bool = False) -> None:
         with self._lock:
             self._own(slot)
             if self._flying.pop(slot.key, None) is not None:
                 self.last_used = now = self._clock()
                 bisect.insort(self._ended, now)
+
+    def flush(self) -> None:
+        """Nothing is ever deferred here."""
 
     def cancel(self, slot: Slot) -> None:
         with self._lock:
@@ -414,13 +423,19 @@ class SharedWindow:
             wait = min(wait, self.poll)  # another process may cancel one at any moment
         return wait
 
-    def release(self, slot: Slot) -> None:
-        self._give_back(slot, self._clock())
+    def release(self, slot: Slot, *, defer: bool = False) -> None:
+        self._give_back(slot, self._clock(), write=not defer)
 
     def cancel(self, slot: Slot) -> None:
         self._give_back(slot, None)
 
-    def _give_back(self, slot: Slot, ended: float | None) -> None:
+    def flush(self) -> None:
+        with self.store._lock:
+            self._after_fork()
+            if self._pending:
+                self._write_pending()
+
+    def _give_back(self, slot: Slot, ended: float | None, *, write: bool = True) -> None:
         if slot.owner != self._owner:
             raise ValueError("that slot was issued by another window")
         with self.store._lock:
@@ -429,12 +444,17 @@ class SharedWindow:
                 return
             self._mine.discard(slot.key)
             self._pending.append((slot.key, ended))
-            try:
-                with self.store._use() as tx:
-                    self._flush(tx)
-            except _Transient:
-                return  # written by the next call
-            self._pending.clear()
+            if write:
+                self._write_pending()
+
+    def _write_pending(self) -> None:
+        """Write ``_pending`` in a transaction of its own (the caller holds the store's lock)."""
+        try:
+            with self.store._use() as tx:
+                self._flush(tx)
+        except _Transient:
+            return  # written by the next call
+        self._pending.clear()
 
     def _flush(self, tx: sqlite3.Connection) -> None:
         """Write the releases and cancels not yet written (each statement is idempotent)."""
@@ -513,6 +533,11 @@ class AccountBudgets:
             store.window(f"{account}:status", *limits.status),
             clock=clock,
         )
+
+    def flush(self) -> None:
+        """Record the deferred releases of the account's windows (:meth:`Window.release`)."""
+        self.creates.flush()
+        self.status.flush()
 
     def task_status(self, task_id: str) -> Window:
         """The per-task window of ``task_id`` (for the GPT-4o record-info endpoint)."""

@@ -32,7 +32,9 @@ OVERDUE_FRACTION = 0.2
 STRAGGLER_WEIGHT = 0.05
 STRAGGLER_SIGMA = 1.0
 _NEGLIGIBLE = 1e-300  # erfc keeps its relative precision down to here: ratios of survivals stay exact
-_STEPS = 60  # bisection steps: far below a millisecond for any gap
+_STEPS = 60  # the most bisection steps: each search stops once its bracket is below _PRECISION
+_PRECISION = 1e-6  # relative: a microsecond in a second, far finer than any clock a query is sent by
+_ROOT_HALF = math.sqrt(0.5)
 
 
 def _positive_finite(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -66,20 +68,32 @@ class PollPlan:
     min_gap: float = attrs.field(default=0.25, validator=_positive_finite)
     chance: float = attrs.field(default=DEFAULT_CHANCE, validator=_probability)
     first_chance: float = attrs.field(default=DEFAULT_FIRST_CHANCE, validator=_probability)
+    # derived once: the straggler component, and the mixture's constants (survival is the scheduler's hot path)
+    _straggler: RunTimeModel = attrs.field(init=False, eq=False, repr=False)
+    _log_median: float = attrs.field(init=False, eq=False, repr=False)
+    _main_slope: float = attrs.field(init=False, eq=False, repr=False)
+    _straggler_slope: float = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        runtime = self.runtime
+        straggler = RunTimeModel(runtime.median, max(STRAGGLER_SIGMA, runtime.sigma), runtime.samples)
+        object.__setattr__(self, "_straggler", straggler)
+        object.__setattr__(self, "_log_median", math.log(runtime.median))
+        object.__setattr__(self, "_main_slope", _ROOT_HALF / runtime.sigma)
+        object.__setattr__(self, "_straggler_slope", _ROOT_HALF / straggler.sigma)
 
     @property
     def shortest_gap(self) -> float:
         """``min_gap * scale``: no two queries of the task are closer, unless the deadline forces it."""
         return self.min_gap * self.scale
 
-    @property
-    def _straggler(self) -> RunTimeModel:
-        return RunTimeModel(self.runtime.median, max(STRAGGLER_SIGMA, self.runtime.sigma), self.runtime.samples)
-
     def survival(self, t: float) -> float:
         """P(T > t) under the plan's belief: the run-time model mixed with the straggler component."""
-        main, straggler = self.runtime.survival(t), self._straggler.survival(t)
-        return (1.0 - STRAGGLER_WEIGHT) * main + STRAGGLER_WEIGHT * straggler
+        if t <= 0:
+            return 1.0
+        x = math.log(t) - self._log_median
+        main, straggler = math.erfc(x * self._main_slope), math.erfc(x * self._straggler_slope)
+        return 0.5 * ((1.0 - STRAGGLER_WEIGHT) * main + STRAGGLER_WEIGHT * straggler)
 
     def chance_between(self, since: float, until: float) -> float:
         """P(T <= until | T > since) under the plan's belief; 0 if ``until <= since``, 1 past all belief."""
@@ -91,10 +105,12 @@ class PollPlan:
         return min(1.0, max(0.0, 1.0 - self.survival(until) / alive))
 
     def quantile(self, p: float) -> float:
-        """The ``t`` with P(T <= t) == ``p`` under the plan's belief (``0 < p < 1``)."""
+        """The ``t`` with P(T <= t) == ``p`` under the plan's belief (``0 < p < 1``), to a relative 1e-6."""
         a, b = self.runtime.quantile(p), self._straggler.quantile(p)
         low, high = math.log(min(a, b)), math.log(max(a, b))  # the mixture's quantile lies between the two
         for _ in range(_STEPS):
+            if high - low <= _PRECISION:  # in log space: relative
+                break
             middle = (low + high) / 2.0
             if 1.0 - self.survival(math.exp(middle)) < p:
                 low = middle
@@ -134,6 +150,8 @@ class PollPlan:
         else:
             low, high = shortest, longest
             for _ in range(_STEPS):
+                if high - low <= _PRECISION * elapsed + _PRECISION * self.shortest_gap:
+                    break
                 middle = (low + high) / 2.0
                 if self.chance_between(elapsed, elapsed + middle) < self.chance:
                     low = middle

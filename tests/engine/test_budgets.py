@@ -286,6 +286,33 @@ def test_two_windows_on_one_file_share_the_limit(stores: list[BudgetStore]) -> N
     taken(mine.take())
 
 
+def test_a_deferred_release_counts_as_in_flight_until_the_next_take_or_flush(stores: list[BudgetStore]) -> None:
+    clock = FakeClock()
+    mine = stores[0].window("acct:status", 1, 10.0, clock=clock)
+    theirs = stores[1].window("acct:status", 1, 10.0, clock=clock)
+    mine.release(taken(mine.take()), defer=True)
+    released_at = clock.now
+    assert refused(theirs.take()) == 0.05  # not written yet: still in flight for everyone else
+    clock.now += 3.0
+    mine.flush()
+    assert refused(theirs.take()) == pytest.approx(released_at + 10.0 - clock.now)  # as released, not as flushed
+    mine.flush()  # nothing left: no write
+    clock.now = released_at + 10.0
+    again = taken(mine.take())
+    mine.release(again, defer=True)
+    clock.now += 10.0
+    taken(mine.take())  # the take wrote the deferred release in its own transaction first
+    assert refused(theirs.take()) == 0.05
+
+
+def test_local_windows_release_at_once_even_when_asked_to_defer() -> None:
+    clock = FakeClock()
+    window = LocalWindow(1, 10.0, clock=clock)
+    window.release(taken(window.take()), defer=True)
+    window.flush()
+    assert refused(window.take()) == 10.0
+
+
 def test_windows_of_other_names_do_not_share(stores: list[BudgetStore]) -> None:
     clock = FakeClock()
     creates = stores[0].window("acct:creates", 1, 10.0, clock=clock)

@@ -193,4 +193,5 @@ def test_priority_is_a_probability_growing_with_now(plan: PollPlan, last: float 
 
 @given(plans, st.floats(min_value=1e-4, max_value=1 - 1e-4))
 def test_the_plan_quantile_inverts_its_survival(plan: PollPlan, p: float) -> None:
-    assert 1.0 - plan.survival(plan.quantile(p)) == pytest.approx(p, abs=1e-9)
+    when = plan.quantile(p)  # within a relative 1e-6 of the exact quantile: it is bracketed by these two
+    assert 1.0 - plan.survival(when * (1 - 2e-6)) <= p <= 1.0 - plan.survival(when * (1 + 2e-6))
