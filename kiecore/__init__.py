@@ -30,6 +30,8 @@ _EXPORTS = {
     "ModelSpec": "kiecore.declarations",
     "ParamKind": "kiecore.declarations",
     "ParamSpec": "kiecore.declarations",
+    "Price": "kiecore.declarations",
+    "PriceUnit": "kiecore.declarations",
     "WireSpec": "kiecore.declarations",
     "DeclarativePlugin": "kiecore.plugin",
     "hookimpl": "kiecore.hookspecs",
@@ -53,6 +55,8 @@ __all__ = [
     "ModelSpec",
     "ParamKind",
     "ParamSpec",
+    "Price",
+    "PriceUnit",
     "Profile",
     "Registry",
     "TaskHandle",
@@ -71,7 +75,7 @@ if TYPE_CHECKING:
     from kiecore.async_client import AsyncClient
     from kiecore.callback_receiver import CallbackReceiver, CallbackServer
     from kiecore.client import Client
-    from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, WireSpec
+    from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, Price, PriceUnit, WireSpec
     from kiecore.hookspecs import hookimpl
     from kiecore.loading import load_registry
     from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskState, TaskStatus

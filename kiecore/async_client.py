@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,17 @@ class AsyncClient:
         prepared = self.client.prepare(model, request, profile=profile, **params)
         return await asyncio.wrap_future(self.client.start_submit(prepared))
 
+    async def upload(self, path: str | os.PathLike[str], *, timeout: float | None = None) -> str:
+        """As :meth:`Client.upload` (in a worker thread, not the loop): the uploaded image's URL."""
+        return await asyncio.to_thread(self.client.upload, path, timeout=timeout)
+
     async def status(self, handle: TaskHandle, *, deadline: float | None = None) -> TaskStatus:
         """As :meth:`Client.status` (one query, within the rate limits)."""
         return await asyncio.to_thread(self.client.status, handle, deadline=deadline)
+
+    async def credits(self, *, deadline: float | None = None) -> Decimal:
+        """As :meth:`Client.credits` (one query, in a worker thread, not the loop)."""
+        return await asyncio.to_thread(self.client.credits, deadline=deadline)
 
     async def wait(
         self, handle: TaskHandle, *, timeout: float | None = None, on_status: StatusCallback | None = None

@@ -4,14 +4,16 @@ plugins only map data."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ipaddress
 import math
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -19,14 +21,23 @@ from urllib.parse import urlsplit
 import attrs
 
 from kiecore.download import DEFAULT_MAX_BYTES, Downloader, IfExists
-from kiecore.engine.budgets import AccountBudgets, Slot, Window, account_budgets, default_path_beside, wait_for_slot
-from kiecore.engine.calls import Calls, PreparedRequest
+from kiecore.engine.budgets import (
+    AccountBudgets,
+    BudgetStoreError,
+    Slot,
+    Window,
+    account_budgets,
+    default_path_beside,
+    wait_for_slot,
+)
+from kiecore.engine.calls import Calls, PreparedRequest, prepare_request
 from kiecore.engine.jobs import Goal, Job, Phase, StatusCallback
 from kiecore.engine.runtimes import RunTimeBook
 from kiecore.engine.scheduler import Engine
 from kiecore.engine.steps import Steps
 from kiecore.errors import KieError, MissingAPIKeyError, TaskBusyError, UsageError, WrongKeyError
 from kiecore.journal import Journal, JournalEntry, JournalState
+from kiecore.localimages import check_image, local_path
 from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskState, TaskStatus
 from kiecore.polling import DEFAULT_INTERVAL, default_timeout
 from kiecore.ratelimit import PUBLISHED_LIMITS, RateLimits, account_fingerprint
@@ -34,10 +45,14 @@ from kiecore.recorder import Recorder
 from kiecore.redaction import clean_api_key
 from kiecore.registry import ModelEntry, Registry
 from kiecore.retry import RetryPolicy
-from kiecore.transport import DEFAULT_BASE_URL, Sender, Transport, is_loopback
-from kiecore.validation import resolve_params
+from kiecore.transport import DEFAULT_BASE_URL, Sender, Transport, check_base_url, is_loopback
+from kiecore.uploads import DEFAULT_UPLOAD_URL, UPLOAD_TIMEOUT_SECONDS, Uploader
+from kiecore.wire.credits import credit_request, parse_credit_reply
 
 __all__ = ["Client", "PreparedRequest", "StatusCallback", "check_output_dir"]
+
+#: How long a folder proved writable stays proved for this client's next generations into it.
+FOLDER_CHECK_SECONDS = 10.0
 
 
 class Client:
@@ -57,6 +72,11 @@ class Client:
     it is refused (:class:`UsageError`) before anything is recorded or sent. ``transport`` replaces the HTTP
     transport (its ``base_url`` is then the client's), e.g. with a test's
     :class:`~kiecore.testing.scripted.ScriptedTransport`.
+
+    Local image files given where a model takes image URLs are uploaded before their create is sent
+    (:mod:`kiecore.uploads`), to ``upload_url``, else ``$KIE_UPLOAD_URL``, else, for the live API host only,
+    https://kieai.redpandaai.co; with another API host and none configured, a local image is refused. The key
+    goes to the API host and the upload host, and nowhere else.
     """
 
     def __init__(
@@ -74,6 +94,7 @@ class Client:
         journal: Journal | None = None,
         notices: TextIO | None = None,
         transport: Sender | None = None,
+        upload_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -81,6 +102,9 @@ class Client:
         self.api_key = key.strip() or None if key is not None else None
         configured = base_url or os.environ.get("KIE_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = transport.base_url if transport is not None else configured
+        live = self.base_url.rstrip("/") == DEFAULT_BASE_URL
+        #: Where local images are uploaded (``None``: nowhere configured; a local image is then refused).
+        self.upload_url = upload_url or os.environ.get("KIE_UPLOAD_URL") or (DEFAULT_UPLOAD_URL if live else None)
         self.profile = Profile(profile)
         self.retry = retry or RetryPolicy()
         self.poll_interval = _positive(poll_interval, "the poll interval")
@@ -95,10 +119,14 @@ class Client:
         self._lock = threading.Lock()
         self._transport: Sender | None = transport
         self._downloader: Downloader | None = None
+        self._upload_transport: Sender | None = None
+        self._uploader: Uploader | None = None
         self._calls: Calls | None = None
         self._engine: Engine | None = None
         self._budgets: AccountBudgets | None = None
+        self._budgets_local = False  # the shared budget store failed: keep the limits in this process
         self._runtimes = RunTimeBook(store=journal)
+        self._folders: dict[tuple[str, str], tuple[Path, float]] = {}  # (folder as given, cwd) -> (path, proved at)
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -157,7 +185,10 @@ class Client:
                 self._transport.close()
             if self._downloader is not None:
                 self._downloader.close()
-            self._transport = self._downloader = None
+            if self._upload_transport is not None:
+                self._upload_transport.close()
+            self._transport = self._downloader = self._upload_transport = None
+            self._uploader = None
 
     def __enter__(self) -> Client:
         return self
@@ -174,9 +205,53 @@ class Client:
         with self._lock:
             if self._calls is None:
                 self._calls = Calls(
-                    registry, transport, lambda: self.downloader, visibility_grace=lambda: self.visibility_grace
+                    registry,
+                    transport,
+                    lambda: self.downloader,
+                    visibility_grace=lambda: self.visibility_grace,
+                    uploader=(lambda: self.uploader) if self.upload_url else None,
                 )
             return self._calls
+
+    @property
+    def uploader(self) -> Uploader:
+        """What uploads this client's local images (built on first use: no key or no upload host, no
+        uploader)."""
+        upload_url = self._checked_upload_url()
+        if not self.api_key:
+            raise MissingAPIKeyError()
+        key = clean_api_key(self.api_key)
+        with self._lock:
+            if self._uploader is None:
+                self._uploader = Uploader(
+                    self._upload_sender,
+                    upload_url=upload_url,
+                    key_fingerprint=account_fingerprint(upload_url, key),
+                    journal=self.journal,
+                )
+            return self._uploader
+
+    def _upload_sender(self) -> Sender:
+        """The transport to the upload host: the only other host the key is sent to."""
+        upload_url = self._checked_upload_url()
+        with self._lock:
+            if self._upload_transport is None:
+                if not self.api_key:
+                    raise MissingAPIKeyError()
+                self._upload_transport = Transport(
+                    upload_url, clean_api_key(self.api_key), retry=self.retry, sleep=self._sleep, clock=self._clock
+                )
+            return self._upload_transport
+
+    def _checked_upload_url(self) -> str:
+        """The upload host's URL, normalised; :class:`UsageError` when none is configured or it is not https
+        (http only to a loopback host)."""
+        if not self.upload_url:
+            raise UsageError(
+                f"local images are uploaded first, and no upload host is configured for {self.base_url}:"
+                " set KIE_UPLOAD_URL (or Client(upload_url=...)), or give an http(s) URL"
+            )
+        return check_base_url(self.upload_url, what="upload URL")
 
     @property
     def engine(self) -> Engine:
@@ -193,16 +268,34 @@ class Client:
                     scale=self.poll_interval / DEFAULT_INTERVAL,
                     clock=self._clock,
                 )
-                self._engine = Engine(steps, self._account_budgets, clock=self._clock)
+                self._engine = Engine(
+                    steps, self._account_budgets, clock=self._clock, budget_store_failed=self._budget_store_failed
+                )
             return self._engine
 
     def _account_budgets(self) -> AccountBudgets | None:
+        """The account's budgets, shared with the host's other processes through the store beside the journal.
+        A store that cannot be used, on opening or later (:meth:`_budget_store_failed`), leaves this process
+        keeping the limits on its own: the generations go on."""
         if self.rate_limits is None or not self.api_key:
             return None
         if self._budgets is None:
-            store = default_path_beside(self.journal.path) if self.journal is not None else None
-            self._budgets = account_budgets(self.transport.base_url, self.api_key, self.rate_limits, store)
+            shared = self.journal is not None and not self._budgets_local
+            store = default_path_beside(self.journal.path) if self.journal is not None and shared else None
+            try:
+                self._budgets = account_budgets(self.transport.base_url, self.api_key, self.rate_limits, store)
+            except BudgetStoreError as error:
+                self._budget_store_failed(error)
+                self._budgets = account_budgets(self.transport.base_url, self.api_key, self.rate_limits, None)
         return self._budgets
+
+    def _budget_store_failed(self, error: BudgetStoreError) -> None:
+        """The shared budget store failed: say so once, and keep the limits in this process from now on."""
+        self._budgets, self._budgets_local = None, True
+        self._recorder.notice(
+            f"kiecore: {error}; this process keeps Kie's rate limits on its own (other processes using the key"
+            " may meet 429 answers, which are retried)"
+        )
 
     # -- the API -------------------------------------------------------------------------------------
 
@@ -227,9 +320,23 @@ class Client:
         served = self.model(model)
         chosen = self.profile if profile is None else Profile(profile)
         request = attrs.evolve(request, **params) if request is not None else GenerationRequest(**params)
-        wire_params = resolve_params(served.spec, chosen, request)
-        wire = self.registry.build_request(served, chosen, wire_params, request)
-        return PreparedRequest(served, chosen, request, wire_params, wire)
+        prepared = prepare_request(self.registry, served, chosen, request)
+        if prepared.uploads:
+            self._checked_upload_url()  # a local image with nowhere (or nowhere safe) to upload it to
+        return prepared
+
+    def upload(self, path: str | os.PathLike[str], *, timeout: float | None = None) -> str:
+        """Upload the local image at ``path`` (PNG, JPEG, WebP or GIF, at most
+        :data:`~kiecore.localimages.MAX_IMAGE_BYTES`) to the upload host and return its URL, which Kie keeps 3
+        days; the same bytes uploaded within :data:`~kiecore.uploads.CACHE_SECONDS` give the same URL without a
+        new upload. Raises :class:`InvalidParameterError` for a file that is not such an image, and
+        :class:`UploadError` (:class:`AuthenticationError` for a refused key) when the upload fails; ``timeout``
+        (seconds, default :data:`~kiecore.uploads.UPLOAD_TIMEOUT_SECONDS`) bounds it."""
+        seconds = UPLOAD_TIMEOUT_SECONDS if timeout is None else _positive(timeout, "the timeout")
+        checked = local_path(check_image("path", os.fspath(path)))
+        if checked is None:
+            raise UsageError(f"{os.fspath(path)!r} is already a URL; upload() takes the path of a local image")
+        return self.uploader.upload(checked, deadline=self._clock() + seconds)
 
     def submit(
         self,
@@ -253,7 +360,7 @@ class Client:
         """:meth:`submit` of a prepared request, without waiting: the future of its handle."""
         timeout = self._timeout(prepared.model.spec.id, None)
         job = Job(Goal.SUBMIT, self._clock() + timeout, timeout, prepared=prepared)
-        return self.engine.run(job, Phase.CREATE)
+        return self.engine.run(job, Phase.UPLOAD if prepared.uploads else Phase.CREATE)
 
     def status(self, handle: TaskHandle, *, deadline: float | None = None) -> TaskStatus:
         """Query a task once (within the rate limits). Shortly after a submit, "not visible yet" comes back as
@@ -265,11 +372,25 @@ class Client:
             if budgets is not None:
                 limited = self.registry.dialect_of(self.model(handle.model), handle.profile).status_limited_per_task
                 windows = [budgets.status, *([budgets.task_status(handle.task_id)] if limited else [])]
-                held = [(window, wait_for_slot(window, self._sleep)) for window in windows]
+                try:
+                    for window in windows:
+                        held.append((window, wait_for_slot(window, self._sleep)))
+                except BudgetStoreError as error:
+                    _give_back(held)
+                    held = []
+                    self._budget_store_failed(error)
+                    return self.status(handle, deadline=deadline)
             return calls.query(handle, deadline=deadline)
         finally:
-            for window, slot in held:
-                window.release(slot)
+            _give_back(held)
+
+    def credits(self, *, deadline: float | None = None) -> Decimal:
+        """The account's remaining credits (``GET /api/v1/chat/credit``), exactly as the service states them:
+        ``Decimal("60.62")``, ``Decimal("100")``. One query, retried like :meth:`status` on connection errors,
+        429 and 5xx, never past ``deadline`` (a ``clock()`` value). A refused key is
+        :class:`AuthenticationError`; a reply without a number is :class:`ParseError`."""
+        reply = self.transport.send(credit_request(), profile=self.profile, idempotent=True, deadline=deadline)
+        return parse_credit_reply(reply)
 
     def wait(
         self, handle: TaskHandle, *, timeout: float | None = None, on_status: StatusCallback | None = None
@@ -286,6 +407,18 @@ class Client:
         timeout = self._timeout(handle.model, timeout)
         job = Job(Goal.WAIT, self._clock() + timeout, timeout, handle=handle, on_status=on_status)
         return self._run_known(job)
+
+    def _output_folder(self, output_dir: str | os.PathLike[str]) -> Path:
+        """:func:`check_output_dir`, proved at most :data:`FOLDER_CHECK_SECONDS` ago (a batch into one folder
+        proves it once, not once per image)."""
+        key = (os.fspath(output_dir), os.getcwd())
+        now = self._clock()
+        proved = self._folders.get(key)
+        if proved is not None and now - proved[1] < FOLDER_CHECK_SECONDS:
+            return proved[0]
+        directory = check_output_dir(output_dir)
+        self._folders[key] = (directory, now)
+        return directory
 
     def _timeout(self, model: str, timeout: float | None) -> float:
         """``timeout`` checked, or the model's default deadline."""
@@ -393,7 +526,7 @@ class Client:
             params["callback_url"] = callback_url
         prepared = self.prepare(model, request, profile=profile, **params)
         timeout = self._timeout(model, timeout)
-        directory = check_output_dir(output_dir) if download else None
+        directory = self._output_folder(output_dir) if download else None
         job = Job(
             Goal.GENERATE,
             self._clock() + timeout,
@@ -405,7 +538,7 @@ class Client:
             on_submit=on_submit,
             on_status=on_status,
         )
-        return self.engine.run(job, Phase.CREATE)
+        return self.engine.run(job, Phase.UPLOAD if prepared.uploads else Phase.CREATE)
 
     def generate_many(
         self, requests: Iterable[Mapping[str, Any]], *, ordered: bool = False
@@ -518,6 +651,13 @@ class Client:
         if record is None:
             raise UsageError(f"task {task.task_id} is not in the journal")
         self.journal.abandon(record.id)
+
+
+def _give_back(held: Sequence[tuple[Window, Slot]]) -> None:
+    """Release the slots; one a failing budget store cannot record counts until it expires, which is safe."""
+    for window, slot in held:
+        with contextlib.suppress(BudgetStoreError):
+            window.release(slot)
 
 
 def _outcome(future: Future[Any]) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import attrs
@@ -69,7 +70,8 @@ class ParamSpec:
     ``value_map`` translates common values to wire values (e.g. ``"16:9" -> "landscape_16_9"``); wire values
     are always accepted too. ``as_string`` sends numbers as strings (``"num_images": "2"``). ``send_default``
     sends the default when the caller sets nothing; ``omit_default`` leaves the parameter out when it equals
-    the default.
+    the default. ``max_file_bytes`` is the largest local image file a ``URL``/``URL_LIST`` parameter takes
+    (``None``: :data:`kiecore.localimages.MAX_IMAGE_BYTES`); local files are uploaded before the create.
     """
 
     name: str
@@ -87,6 +89,7 @@ class ParamSpec:
     as_string: bool = False
     send_default: bool = False
     omit_default: bool = False
+    max_file_bytes: int | None = None
 
     @common.validator
     def _check_common(self, _attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -128,13 +131,81 @@ class WireSpec:
         return None
 
 
+class PriceUnit(enum.StrEnum):
+    """What a :class:`Price` is counted in."""
+
+    IMAGE = "image"  # credits per result image: times the request's image count
+    REQUEST = "request"  # credits per task, however many images it makes
+
+
+def credits_amount(value: Any) -> Decimal:
+    """``value`` (an int, a decimal string, a :class:`~decimal.Decimal` or a float, read as written) as a finite
+    :class:`~decimal.Decimal` of credits; ``ValueError`` otherwise (a bool is no amount)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise ValueError(f"not an amount of credits: {value!r}")
+    try:
+        amount = Decimal(repr(value) if isinstance(value, float) else value)
+    except InvalidOperation:
+        raise ValueError(f"not an amount of credits: {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"not an amount of credits: {value!r}")
+    return amount
+
+
+def price_key(value: Any) -> str:
+    """How a parameter value is looked up in :attr:`Price.by_value`: ``true``/``false`` for booleans, else its
+    text (``"2K"``, ``"4"``)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _optional_credits(value: Any) -> Decimal | None:
+    return None if value is None else credits_amount(value)
+
+
+def _credits_by_value(value: Mapping[Any, Any] | None) -> Mapping[str, Decimal]:
+    return {price_key(key): credits_amount(amount) for key, amount in (value or {}).items()}
+
+
+@attrs.frozen(kw_only=True)
+class Price:
+    """What a model costs, in Kie credits, as Kie's docs state it (1 credit is about $0.005).
+
+    Either ``credits`` (a fixed amount) or ``by`` and ``by_value``: the live wire parameter whose value sets the
+    price, and the credits for each of its values (``Price(by="resolution", by_value={"1K": 8, "2K": 12, "4K":
+    18})``); a value missing from ``by_value`` has no known price. Amounts are :class:`~decimal.Decimal` (ints,
+    decimal strings and floats are read as written); none may be negative. ``per`` says whether the amount is
+    per result image (the default) or per task. ``source`` says where the docs state it.
+    """
+
+    credits: Decimal | None = attrs.field(default=None, converter=_optional_credits)
+    per: PriceUnit = attrs.field(default=PriceUnit.IMAGE, converter=PriceUnit)
+    by: str | None = None
+    by_value: Mapping[str, Decimal] = attrs.field(factory=dict, converter=_credits_by_value, hash=False)
+    source: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if (self.credits is None) == (self.by is None) or (self.by is None) != (not self.by_value):
+            raise ValueError("a price is either credits=..., or by=<parameter> with by_value={value: credits}")
+        amounts = [self.credits] if self.credits is not None else list(self.by_value.values())
+        if any(amount < 0 for amount in amounts):
+            raise ValueError("a price cannot be negative")
+
+    def credits_for(self, value: Any = None) -> Decimal | None:
+        """The credits per unit: the fixed amount, or the amount for ``value`` of :attr:`by` (``None``: no
+        price is stated for that value)."""
+        if self.by is None:
+            return self.credits
+        return None if value is None else self.by_value.get(price_key(value))
+
+
 @attrs.frozen(kw_only=True)
 class ModelSpec:
     """A model as a plugin declares it.
 
     ``id`` follows the live service; ``aliases`` add short and reference-spec names. ``typical_seconds`` is how
     long a generation usually takes; it shapes polling and the default deadline. ``reference`` is ``None`` when
-    the reference spec does not describe this model.
+    the reference spec does not describe this model. ``price`` is what Kie's docs say it costs (``None``: they
+    state no price); a price that varies must name a parameter of the live profile, and only its values.
     """
 
     id: str
@@ -146,6 +217,19 @@ class ModelSpec:
     typical_seconds: float = 30.0
     max_images: int = 1
     description: str = ""
+    price: Price | None = attrs.field(default=None)
+
+    @price.validator
+    def _check_price(self, _attribute: attrs.Attribute[Any], value: Price | None) -> None:
+        if value is None or value.by is None:
+            return
+        param = self.live.param(value.by)
+        if param is None:
+            raise ValueError(f"{self.id}: its price varies with {value.by!r}, which its live profile does not take")
+        allowed = {price_key(choice) for choice in param.choices}
+        unknown = sorted(set(value.by_value) - allowed) if allowed else []
+        if unknown:
+            raise ValueError(f"{self.id}: priced {value.by}={unknown[0]!r} is not one of its values")
 
     def wire(self, profile: Profile) -> WireSpec:
         """The wire spec for ``profile``; raises ``LookupError`` if the model has none there."""

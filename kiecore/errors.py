@@ -23,9 +23,12 @@ Hierarchy::
     │   └── ServerError            other 5xx
     ├── TaskFailedError            the task ran and failed at Kie                     (exit 4)
     ├── DeadlineExceededError      the overall deadline passed while waiting           (exit 5)
-    └── DownloadError              a result could not be fetched or saved             (exit 1)
-        ├── LinkExpiredError       the file host refused the URL (the client asks Kie for a fresh one)
-        └── LocalWriteError        the file could not be written here (disk full, permissions): not retried
+    ├── DownloadError              a result could not be fetched or saved             (exit 1)
+    │   ├── LinkExpiredError       the file host refused the URL (the client asks Kie for a fresh one)
+    │   └── LocalWriteError        the file could not be written here (disk full, permissions): not retried
+    └── UploadError                a local image could not be uploaded: nothing was created (exit 1)
+
+A 401 from the upload host is an :class:`AuthenticationError` (exit 3), as from the API host.
 """
 
 from __future__ import annotations
@@ -198,3 +201,16 @@ class LocalWriteError(DownloadError):
         super().__init__(f"cannot write {path}: {error.strerror or error}")
         self.path = path
         self.errno = error.errno
+
+
+class UploadError(KieError):
+    """A local image could not be uploaded to Kie's upload host, so its generation was not created.
+
+    ``code`` is the upload host's code (body ``code``, else the HTTP status; ``None`` when no answer came) and
+    ``kie_message`` its message.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, kie_message: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.kie_message = kie_message

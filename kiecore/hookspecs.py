@@ -62,8 +62,10 @@ def build_request(
 
     ``params`` maps wire names to wire values, already validated against ``model.wire(profile)``, with
     common parameters translated and defaults applied; ``request`` is the caller's original request (for
-    ``callback_url`` and anything a plugin needs beyond ``params``). Return a :class:`WireRequest` whose
-    path is relative to the API base URL. Must not raise for valid ``params``.
+    ``callback_url`` and anything a plugin needs beyond ``params``). Image values are URLs to copy, never to
+    open: a local image is its ``file:`` URL while the request is prepared, and the request sent is built again
+    with the http(s) URL it was uploaded to. Return a :class:`WireRequest` whose path is relative to the API
+    base URL. Must not raise for valid ``params``.
 
     Example (market dialect)::
 

@@ -18,7 +18,9 @@ cannot be opened or written raises :class:`JournalError` (``transient`` when onl
 journal never sees the API key or any header: entries carry only a fingerprint of the key that created them.
 
 The journal also keeps the run times the service reported per (base URL, model) (:meth:`Journal.record_runtime`,
-:meth:`Journal.runtimes`), so the engine's poll schedule learns across runs.
+:meth:`Journal.runtimes`), so the engine's poll schedule learns across runs, and the URLs local images were
+uploaded to, by the SHA-256 of their bytes, upload host and key fingerprint (:meth:`Journal.record_upload`,
+:meth:`Journal.cached_upload`), so a file is uploaded once however many generations use it.
 
 When a write fails after a create was answered, the client appends the task's facts to a plain
 :class:`~kiecore.journal_fallback.FallbackLog` beside the journal; opening the journal merges them back in.
@@ -47,7 +49,7 @@ from kiecore.journal_fallback import FallbackLog, FallbackRecord
 from kiecore.model import GenerationRequest, Profile, TaskHandle, TaskState, TaskStatus
 from kiecore.serialization import from_json, to_json
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: A ``submitting`` row older than this (seconds) is reported as uncertain even if its process still lives.
 STALE_SUBMIT_SECONDS = 600.0
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -57,6 +59,8 @@ MIN_FREE_BYTES = 1024 * 1024
 MAX_TEXT = 2000
 #: How many run-time samples the journal keeps per (base URL, model): the newest.
 MAX_RUNTIMES = 200
+#: Kie deletes uploaded files after this many seconds (3 days); older upload records are dropped.
+UPLOAD_RETENTION_SECONDS = 3 * 24 * 3600.0
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tasks (
@@ -69,7 +73,8 @@ _SCHEMA = (
 )
 #: From schema version 1: entries remember which key created them (a fingerprint, never the key). From 2: the
 #: run times the service reported, per (base URL, model), which the engine learns its poll schedule from. From 3:
-#: entries may carry an item key naming the batch item they are (:meth:`Journal.find_item`).
+#: entries may carry an item key naming the batch item they are (:meth:`Journal.find_item`). From 4: the URLs
+#: local images were uploaded to (:meth:`Journal.cached_upload`).
 _MIGRATIONS = {
     1: ("ALTER TABLE tasks ADD COLUMN key_fingerprint TEXT",),
     2: (
@@ -80,6 +85,11 @@ _MIGRATIONS = {
     3: (
         "ALTER TABLE tasks ADD COLUMN item_key TEXT",
         "CREATE INDEX IF NOT EXISTS tasks_item_key ON tasks (item_key) WHERE item_key IS NOT NULL",
+    ),
+    4: (
+        "CREATE TABLE IF NOT EXISTS uploads (sha256 TEXT NOT NULL, upload_url TEXT NOT NULL,"
+        " key_fingerprint TEXT NOT NULL, download_url TEXT NOT NULL, uploaded_at REAL NOT NULL,"
+        " PRIMARY KEY (sha256, upload_url, key_fingerprint))",
     ),
 }
 
@@ -219,6 +229,7 @@ class Journal:
         self.fallback = FallbackLog.beside(self.path)
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._durable = True  # the connection's synchronous mode: FULL (True) or NORMAL
         try:
             _create_file(self.path)
             self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
@@ -275,7 +286,9 @@ class Journal:
         others (facts a resume can find again: states, files, run times) only reach the WAL, which survives a
         killed process but not a power cut, and are flushed by the next durable commit or checkpoint."""
         with self._connection() as db:
-            db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            if durable != self._durable:
+                db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                self._durable = durable
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -605,6 +618,44 @@ class Journal:
         with self._connection() as db:
             rows = db.execute(f"SELECT * FROM tasks {clause}", tuple(params)).fetchall()
         return [_entry(row) for row in rows]
+
+    # -- uploads ---------------------------------------------------------------------------------------
+
+    def record_upload(
+        self,
+        upload_url: str,
+        key_fingerprint: str,
+        sha256: str,
+        download_url: str,
+        *,
+        uploaded_at: float | None = None,
+    ) -> None:
+        """Keep the URL the bytes with digest ``sha256`` were uploaded to at ``upload_url`` (trailing slash
+        ignored) with the key of ``key_fingerprint``, uploaded at ``uploaded_at`` (unix seconds, default now),
+        replacing an older record of the same three; records older than :data:`UPLOAD_RETENTION_SECONDS` are
+        dropped. One transaction."""
+        at = time.time() if uploaded_at is None else float(uploaded_at)
+        with self._write(durable=False) as db:
+            db.execute(
+                "INSERT OR REPLACE INTO uploads (sha256, upload_url, key_fingerprint, download_url, uploaded_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (sha256, upload_url.rstrip("/"), key_fingerprint, download_url, at),
+            )
+            db.execute("DELETE FROM uploads WHERE uploaded_at < ?", (time.time() - UPLOAD_RETENTION_SECONDS,))
+
+    def cached_upload(
+        self, upload_url: str, key_fingerprint: str, sha256: str, *, newer_than: float
+    ) -> tuple[str, float] | None:
+        """``(download URL, uploaded at)`` of the bytes with digest ``sha256`` at ``upload_url`` with the key of
+        ``key_fingerprint`` (:meth:`record_upload`), if uploaded after ``newer_than`` (unix seconds); else
+        ``None``."""
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT download_url, uploaded_at FROM uploads WHERE sha256 = ? AND upload_url = ?"
+                " AND key_fingerprint = ? AND uploaded_at > ?",
+                (sha256, upload_url.rstrip("/"), key_fingerprint, float(newer_than)),
+            ).fetchone()
+        return None if row is None else (str(row[0]), float(row[1]))
 
 
 def _entry(row: sqlite3.Row) -> JournalEntry:

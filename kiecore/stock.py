@@ -175,9 +175,15 @@ def resolution(
 
 
 def image_urls(
-    description: str, max_items: int | None = None, *, name: str = "image_urls", required: bool = False
+    description: str,
+    max_items: int | None = None,
+    *,
+    name: str = "image_urls",
+    required: bool = False,
+    max_file_bytes: int | None = None,
 ) -> ParamSpec:
-    """Input or reference images: a list of http(s) URLs, at most ``max_items``."""
+    """Input or reference images: a list of http(s) URLs (or local files, uploaded first, of at most
+    ``max_file_bytes`` each), at most ``max_items``."""
     return ParamSpec(
         name=name,
         kind=ParamKind.URL_LIST,
@@ -185,6 +191,7 @@ def image_urls(
         description=description,
         required=required,
         max_items=max_items,
+        max_file_bytes=max_file_bytes,
     )
 
 

@@ -2,8 +2,10 @@
 and the mapping of Kie's answers (HTTP status and body ``code``) to typed errors.
 
 The key is sent only through this pool, only to the configured base URL, and only over https unless the
-host is loopback. Result files are fetched elsewhere (:mod:`kiecore.download`) without it. Every message built
-from server text, and every ``kiecore.http`` log line, has the key masked (:mod:`kiecore.redaction`).
+host is loopback. A client's second transport, to its upload host (:mod:`kiecore.uploads`), follows the same
+rules; nothing else carries the key. Result files are fetched elsewhere (:mod:`kiecore.download`) without it.
+Every message built from server text, and every ``kiecore.http`` log line, has the key masked
+(:mod:`kiecore.redaction`).
 
 Each reply is read in chunks within a wall-clock budget (the smaller of the caller's deadline and
 ``read_timeout``) and a size cap (:data:`MAX_REPLY_BYTES`). Which answers to a create are refusals and which
@@ -89,11 +91,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_base_url(base_url: str) -> str:
-    """The normalised base URL; refuses anything but https, or http to a loopback host."""
+def check_base_url(base_url: str, *, what: str = "base URL") -> str:
+    """The normalised base URL; refuses anything but https, or http to a loopback host. ``what`` names it in
+    the refusal (the upload host's is an "upload URL")."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"invalid base URL {base_url!r}: use https://host[:port]")
+        raise UsageError(f"invalid {what} {base_url!r}: use https://host[:port]")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise UsageError(f"refusing to send the API key over plain http to {parts.hostname}; use https")
     return base_url.rstrip("/")
@@ -141,13 +144,13 @@ class Transport:
         """``text`` with the API key masked in every spelling: server messages are shown to people."""
         return redact(text, self._key)
 
-    def _headers(self, profile: Profile, has_body: bool) -> dict[str, str]:
+    def _headers(self, profile: Profile, content_type: str | None) -> dict[str, str]:
         # the pool's own headers apply only to requests without any: every request carries its full set
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json", "Authorization": f"Bearer {self._key}"}
         if profile is Profile.REFERENCE:
             headers["X-API-KEY"] = self._key  # the reference spec's header; its own example uses Bearer
-        if has_body:
-            headers["Content-Type"] = "application/json"
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         return headers
 
     def send(
@@ -170,8 +173,12 @@ class Transport:
         retries through its rate limits (each attempt is an arrival the service counts).
         """
         url = self._prefix + request.path + (f"?{urlencode(request.query)}" if request.query else "")
-        body = None if request.body is None else json.dumps(request.body).encode()
-        headers = self._headers(profile, body is not None)
+        if request.data is not None:  # a body of its own (a multipart upload), sent as it is
+            body: bytes | None = request.data
+            headers = self._headers(profile, request.content_type or "application/octet-stream")
+        else:
+            body = None if request.body is None else json.dumps(request.body).encode()
+            headers = self._headers(profile, None if body is None else "application/json")
         attempt = 0
         while True:
             attempt += 1

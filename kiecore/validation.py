@@ -1,7 +1,8 @@
 """Check a :class:`GenerationRequest` against a model's declaration and turn it into wire parameters.
 
 Runs before anything is sent. Every refusal is an :class:`InvalidParameterError` naming the parameter, the
-value and what is allowed.
+value and what is allowed. An image parameter's value may name a local file: it is checked here
+(:func:`kiecore.localimages.check_image`) and comes out as its ``file:`` URL, uploaded before the create.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from kiecore.declarations import ModelSpec, ParamKind, ParamSpec, WireSpec
 from kiecore.errors import InvalidParameterError
+from kiecore.localimages import MAX_IMAGE_BYTES, check_image, is_http_url
 from kiecore.model import GenerationRequest, Profile
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -38,7 +40,7 @@ def resolve_params(model: ModelSpec, profile: Profile, request: GenerationReques
                 parameter=common,
                 value=value,
             )
-        given[spec.name] = coerce(model, spec, value)
+        given[spec.name] = coerce(model, spec, value, named=common)
         source[spec.name] = common
     for name, value in request.extra.items():
         spec = wire.param(name)
@@ -53,7 +55,7 @@ def resolve_params(model: ModelSpec, profile: Profile, request: GenerationReques
             raise InvalidParameterError(
                 f"{name} is given twice (also as {source[spec.name]}); give it once", parameter=name, value=value
             )
-        given[spec.name] = coerce(model, spec, value)
+        given[spec.name] = coerce(model, spec, value, named=name)
         source[spec.name] = name
     if request.callback_url is not None:
         _check_callback(model, wire, request.callback_url)
@@ -103,10 +105,13 @@ def _check_url(name: str, value: Any) -> str:
     return value
 
 
-def coerce(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
-    """Convert ``value`` to the declared kind (strings from the command line included) and check its limits."""
+def coerce(model: ModelSpec, spec: ParamSpec, value: Any, *, named: str | None = None) -> Any:
+    """Convert ``value`` to the declared kind (strings from the command line included) and check its limits.
+    ``named`` is how the caller named the parameter (its common name, or the wire name), for messages about
+    local image files."""
     name = spec.name
     kind = spec.kind
+    called = _label(spec) if named is None or named == spec.common else named
     if kind is ParamKind.BOOLEAN:
         result: Any = _to_bool(name, value)
     elif kind is ParamKind.INTEGER:
@@ -114,9 +119,9 @@ def coerce(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
     elif kind is ParamKind.NUMBER:
         result = _to_number(name, value)
     elif kind is ParamKind.URL:
-        result = _check_url(name, value)
+        result = _to_image(spec, _one_image(model, spec, value), called)
     elif kind is ParamKind.URL_LIST:
-        result = _to_url_list(spec, value)
+        result = _to_url_list(spec, value, called)
     else:
         result = _to_string(spec, value)
         result = spec.value_map.get(result, result)
@@ -212,14 +217,37 @@ def _to_string(spec: ParamSpec, value: Any) -> str:
     raise InvalidParameterError(f"{spec.name} must be text, got {value!r}", parameter=spec.name, value=value)
 
 
-def _to_url_list(spec: ParamSpec, value: Any) -> list[str]:
+def _one_image(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
+    """The one image a single-URL parameter takes, from the common ``image_urls`` list (exactly one item)."""
+    if not isinstance(value, (list, tuple)):
+        return value
+    if len(value) != 1:
+        raise InvalidParameterError(
+            f"{_label(spec)}: {model.id} takes one input image, got {len(value)}; give exactly one",
+            parameter=spec.name,
+            value=value,
+        )
+    return value[0]
+
+
+def _to_image(spec: ParamSpec, value: Any, named: str) -> str:
+    """An image URL, or a local image file checked and written as its ``file:`` URL."""
+    if is_http_url(value):
+        return _check_url(spec.name, value)
+    try:
+        return check_image(named, value, spec.max_file_bytes or MAX_IMAGE_BYTES)
+    except InvalidParameterError as error:
+        raise InvalidParameterError(str(error), parameter=spec.name, value=value) from None
+
+
+def _to_url_list(spec: ParamSpec, value: Any, named: str) -> list[str]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, (list, tuple)):
         raise InvalidParameterError(
             f"{spec.name} must be a list of URLs, got {value!r}", parameter=spec.name, value=value
         )
-    urls = [_check_url(spec.name, item) for item in value]
+    urls = [_to_image(spec, item, named) for item in value]
     if spec.max_items is not None and len(urls) > spec.max_items:
         raise InvalidParameterError(
             f"{spec.name} has {len(urls)} URLs; at most {spec.max_items} are accepted",

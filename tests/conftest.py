@@ -52,6 +52,7 @@ def kie(
     at emulator speed; returns (exit code, stdout, stderr) and checks the key was never printed."""
     monkeypatch.setenv("KIE_API_KEY", CLI_KEY)
     monkeypatch.setenv("KIE_BASE_URL", kie_emulator.base_url)
+    monkeypatch.setenv("KIE_UPLOAD_URL", kie_emulator.upload_url)
     monkeypatch.setenv("KIECORE_JOURNAL", str(tmp_path / "journal.sqlite3"))
     fast = functools.partial(Client, retry=FAST_RETRY)
     monkeypatch.setattr(generate_command, "Client", fast)  # kie batch builds its client there too

@@ -113,7 +113,7 @@ def test_a_bad_line_sends_nothing(kie: KieRunner, kie_emulator: Emulator, tmp_pa
     assert "kie: line 4: not a valid JSON object" in err
     assert "kie: line 5: unknown model 'nano-banana-prp'; did you mean nano-banana-pro" in err
     assert 'kie: line 6: "timeout" must be a number of seconds' in err
-    assert 'kie: line 7: "image" must be a URL or a list of URLs' in err
+    assert 'kie: line 7: "image" must be a URL or file path, or a list of them' in err
     assert err.splitlines()[-1] == "kie: batch: 6 bad lines; nothing was sent (fix them, or add --skip-invalid)"
     assert "Traceback" not in err
 

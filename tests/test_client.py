@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import kiecore.client
 from kiecore.client import Client
 from kiecore.emulator import Emulator
 from kiecore.errors import (
@@ -282,6 +283,28 @@ def test_a_bad_timeout_is_refused_before_anything_is_sent(
     with pytest.raises(UsageError, match="timeout"):
         client.generate("test/market", "a fox", output_dir=tmp_path, timeout=timeout)
     assert emulator.requests == []
+
+
+def test_a_folder_is_proved_writable_once_per_few_seconds_not_per_generation(
+    client: Client, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proofs: list[Path] = []
+    real = kiecore.client.check_output_dir
+
+    def counting(folder: str | os.PathLike[str]) -> Path:
+        proofs.append(Path(folder))
+        return real(folder)
+
+    monkeypatch.setattr(kiecore.client, "check_output_dir", counting)
+    now = [100.0]
+    monkeypatch.setattr(client, "_clock", lambda: now[0])
+    for prompt in ("a fox", "a cat"):
+        client.start("test/market", prompt, output_dir=tmp_path / "out").cancel()
+    assert proofs == [tmp_path / "out"]
+    client.start("test/market", "a dog", output_dir=tmp_path / "other").cancel()
+    now[0] += kiecore.client.FOLDER_CHECK_SECONDS
+    client.start("test/market", "an owl", output_dir=tmp_path / "out").cancel()
+    assert proofs == [tmp_path / "out", tmp_path / "other", tmp_path / "out"]
 
 
 @pytest.mark.parametrize("interval", [-2.0, 0.0, float("nan")])

@@ -37,6 +37,7 @@ def test_it_serves_with_the_faults_asked_for_until_interrupted() -> None:
         api = process.stdout.readline().strip()
         assert api.startswith("kie emulator: API at http://127.0.0.1:"), api
         assert process.stdout.readline().startswith("kie emulator: files at http://")
+        assert process.stdout.readline().startswith("kie emulator: uploads at http://127.0.0.1:")
         assert "models; Ctrl-C to stop" in process.stdout.readline()
         body = json.dumps({"model": "nano-banana-pro", "input": {"prompt": "a fox"}}).encode()
         headers = {"Authorization": "Bearer any", "Content-Type": "application/json"}

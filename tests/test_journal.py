@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from kiecore.journal import (
+    SCHEMA_VERSION,
     STALE_SUBMIT_SECONDS,
     Journal,
     JournalEntry,
@@ -25,6 +26,7 @@ from kiecore.journal import (
     process_alive,
 )
 from kiecore.model import GenerationRequest, Profile, TaskHandle, TaskState, TaskStatus
+from kiecore.ratelimit import account_fingerprint
 
 BASE = "https://api.kie.ai"
 REPO = Path(__file__).resolve().parent.parent
@@ -372,11 +374,15 @@ def test_the_journal_never_holds_the_key(tmp_path: Path, monkeypatch: pytest.Mon
         journal.submitted(entry_id, handle())
         journal.observed(entry_id, succeeded())
         journal.downloaded(entry_id, [Path("out/task-1.png")])
+        upload_host = "https://kieai.redpandaai.co"
+        journal.record_upload(upload_host, account_fingerprint(upload_host, SAMPLE_KEY), "ab" * 32, "https://f/x.png")
         with sqlite3.connect(path) as db:
             columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+            upload_columns = {row[1] for row in db.execute("PRAGMA table_info(uploads)")}
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         raw = b"".join(file.read_bytes() for file in tmp_path.iterdir())
-    assert columns == DOCUMENTED_COLUMNS and tables == {"tasks", "runtimes"}
+    assert columns == DOCUMENTED_COLUMNS and tables == {"tasks", "runtimes", "uploads"}
+    assert upload_columns == {"sha256", "upload_url", "key_fingerprint", "download_url", "uploaded_at"}
     assert b"isEnhance" in raw or b"photo" in raw  # the raw bytes really hold the request...
     for secret in (SAMPLE_KEY, "Bearer", "Authorization", "x-api-key"):
         assert secret.encode() not in raw  # ...and nothing like a key or a header
@@ -429,7 +435,7 @@ def test_journal_uses_wal_and_a_schema_version(journal: Journal) -> None:
     begin(journal)
     with sqlite3.connect(journal.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     with Journal(journal.path) as again:  # reopening keeps what is there
         assert len(again.entries()) == 1
 
@@ -472,7 +478,7 @@ def test_a_version_3_journal_gains_item_keys(tmp_path: Path) -> None:
         found = journal.find_item("k")
         assert found is not None and found.id == new and found.item_key == "k"
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         indexes = {row[1] for row in db.execute("PRAGMA index_list(tasks)")}
     assert "tasks_item_key" in indexes
 

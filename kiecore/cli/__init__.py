@@ -22,7 +22,7 @@ Run one generation per line of FILE, many at once within Kie's rate limits.
 
 A line is a prompt (for --model), or a JSON object with "model", "prompt" and any of
 aspect_ratio, num_images, output_format, resolution, seed, negative_prompt, image (a URL or
-a list), callback_url, params (an object of model-specific parameters), output_dir, timeout,
+file path, or a list), callback_url, params (an object of model-specific parameters), output_dir, timeout,
 no_download. The command-line options are every line's defaults; a line's own fields override
 them (its params are added to the -p ones). Blank lines and lines starting with # are skipped.
 Every line is checked before anything is sent: with a bad line nothing is sent (exit 2),
@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_connection_options(status)
     status.add_argument("--json", action="store_true", help="print JSON")
 
+    credits = commands.add_parser("credits", help="show the account's remaining Kie credits")
+    _add_connection_options(credits)
+    credits.add_argument("--json", action="store_true", help="print one JSON object")
+
     tasks = commands.add_parser("tasks", help="list the tasks in the journal")
     tasks.add_argument("--all", action="store_true", help="every task, not only the latest 50")
     tasks.add_argument("--json", action="store_true", help="print JSON")
@@ -143,7 +147,13 @@ def _add_generation_options(parser: argparse.ArgumentParser, *, json_help: str) 
     parser.add_argument("--resolution", metavar="R", help="e.g. 1K, 2K, 4K")
     parser.add_argument("--seed", type=int, metavar="S")
     parser.add_argument("--negative-prompt", metavar="T")
-    parser.add_argument("--image", action="append", default=[], metavar="URL", help="input/reference image URL")
+    parser.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="URL|PATH",
+        help="input/reference image: an http(s) URL, or a local file (uploaded first; KIE_UPLOAD_URL); repeatable",
+    )
     parser.add_argument("--callback-url", metavar="URL", help="ask Kie to POST the result to this URL")
     parser.add_argument(
         "--listen",
@@ -164,6 +174,11 @@ def _add_generation_options(parser: argparse.ArgumentParser, *, json_help: str) 
     parser.add_argument("--no-download", action="store_true", help="print result URLs instead of saving files")
     _add_connection_options(parser)
     parser.add_argument("--emulator", action="store_true", help="use a built-in emulator instead of api.kie.ai")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate, print what would be sent and its estimated cost, and send nothing (no key needed)",
+    )
     parser.add_argument("--json", action="store_true", help=json_help)
 
 
@@ -219,13 +234,15 @@ def describe(error: BaseException, *, debug: bool = False) -> tuple[int, str]:
     import traceback
 
     from kiecore.cli.output import printable
-    from kiecore.errors import KieError
+    from kiecore.errors import InvalidParameterError, KieError
     from kiecore.redaction import redact
 
     key = (os.environ.get("KIE_API_KEY") or "").strip() or None
     if debug:
         sys.stderr.write(redact("".join(traceback.format_exception(error)), key))
     message = printable(redact(str(error), key))
+    if message.startswith("image_urls") and isinstance(error, InvalidParameterError):
+        message = "--image" + message.removeprefix("image_urls")  # the common image list is --image here
     if isinstance(error, KieError):
         return error.exit_code, message
     return 1, f"internal error: {type(error).__name__}: {message} (run with --debug for details)"

@@ -26,19 +26,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
 
-from kiecore.cli import describe
-from kiecore.cli.generate_command import client_for, listen
+from kiecore.cli import describe, dry_run
+from kiecore.cli.generate_command import announce_cost, client_for, listen
 from kiecore.cli.options import request_fields
 from kiecore.cli.output import print_json_line, printable
-from kiecore.client import Client, check_output_dir
+from kiecore.client import Client, PreparedRequest, check_output_dir
 from kiecore.errors import KieError, MissingAPIKeyError, TaskFailedError, UsageError
 from kiecore.journal import JournalEntry, JournalState
 from kiecore.model import COMMON_PARAMETERS, GenerationResult, TaskState, TaskStatus
+from kiecore.pricing import estimate
 from kiecore.serialization import to_json
 
 #: Exit codes from the most severe down: the batch exits with the first one any item had (0: all delivered).
@@ -83,6 +85,7 @@ class Item:
     directory: Path | None  # resolved and writable; None: the URLs are printed instead of saved
     timeout: float | None
     key: str
+    prepared: PreparedRequest = attrs.field(eq=False, repr=False)  # what its create sends
 
 
 @attrs.frozen
@@ -108,8 +111,11 @@ def run(args: argparse.Namespace) -> int:
     lines = read_lines(args.file)
     defaults = request_fields(args)  # a malformed -p is the whole command's error
     with contextlib.ExitStack() as stack:
-        client = stack.enter_context(client_for(args, stack))
-        listen(args, client, stack)
+        if args.dry_run:
+            client = stack.enter_context(dry_run.dry_client(args))
+        else:
+            client = stack.enter_context(client_for(args, stack))
+            listen(args, client, stack)
         if args.model is not None:
             client.model(args.model)  # an unknown --model is the whole command's error, not every line's
         items: list[Item] = []
@@ -126,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
             them = "it" if len(bad) == 1 else "them"
             print(f"kie: batch: {some}; nothing was sent (fix {them}, or add --skip-invalid)", file=sys.stderr)
             return 2
+        if args.dry_run:
+            dry_run.show_many(args, client, [(item.line, item.prepared) for item in items], len(bad))
+            return worst(outcome.code for outcome in bad)
         return _Batch(args, client, len(lines)).run(items, bad)
 
 
@@ -166,10 +175,11 @@ def prepare_item(client: Client, args: argparse.Namespace, defaults: Mapping[str
     prepared = client.prepare(model, **fields)
     model_id = prepared.model.spec.id
     client._timeout(model_id, timeout)  # the check Client.start makes
-    directory = None if no_download else check_output_dir(output_dir)
+    # a dry run creates no folder; its items are only shown, so their keys do not matter
+    directory = None if no_download or getattr(args, "dry_run", False) else check_output_dir(output_dir)
     request = to_json(prepared.request)
     key = item_key(number, model_id, request, directory, prepared.profile.value, client.base_url)
-    return Item(number, model_id, fields, output_dir, directory, timeout, key)
+    return Item(number, model_id, fields, output_dir, directory, timeout, key, prepared)
 
 
 def _line_fields(text: str) -> dict[str, Any]:
@@ -193,7 +203,7 @@ def _urls(value: Any) -> tuple[str, ...]:
         return (value,)
     if isinstance(value, list) and all(isinstance(url, str) for url in value):
         return tuple(value)
-    raise UsageError(f'"image" must be a URL or a list of URLs, not {value!r}')
+    raise UsageError(f'"image" must be a URL or file path, or a list of them, not {value!r}')
 
 
 def _check_type(value: Any, kind: type, name: str, what: str) -> None:
@@ -234,6 +244,8 @@ class _Batch:
             self._report(outcome, announce=False)
         try:
             to_start = self._plan(items)
+            if to_start and self.progress.tty and not self.args.emulator:
+                self._announce_cost(to_start)
             self._run(to_start)
         except KeyboardInterrupt:
             for future in self.futures:
@@ -256,6 +268,15 @@ class _Batch:
             file=sys.stderr,
         )
         return worst(outcome.code for outcome in self.outcomes)
+
+    def _announce_cost(self, to_start: list[Item]) -> None:
+        """The estimated cost of the items about to be submitted, when every one of them has a price."""
+        costs = [estimate(item.prepared) for item in to_start]
+        known = [cost for cost in costs if cost is not None]
+        if len(known) == len(costs):
+            self.progress.clear()
+            count = f"{len(to_start)} item{'s' if len(to_start) != 1 else ''} to submit"
+            announce_cost(sum(known, Decimal(0)), f"batch: {count}, estimated cost")
 
     # -- what each item needs ----------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ def serve(
     with emulator:
         print(f"kie emulator: API at {emulator.base_url}", flush=True)
         print(f"kie emulator: files at {emulator.files_url}", flush=True)
+        print(f"kie emulator: uploads at {emulator.upload_url} (KIE_UPLOAD_URL)", flush=True)
         if run_times is not None:
             print(
                 f"kie emulator: tasks run {run_times.scale:g} x their model's typical seconds,"

@@ -1,4 +1,5 @@
-"""``kie generate``: submit, show progress on stderr, save every result, print the paths."""
+"""``kie generate``: submit, show progress on stderr, save every result, print the paths (``--dry-run``: show
+what would be sent, and send nothing)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import argparse
 import contextlib
 import os
 import sys
+from decimal import Decimal
 
 from kiecore.callback_receiver import HMAC_KEY_VARIABLE
+from kiecore.cli.cost import credits_text
 from kiecore.cli.options import request_fields
 from kiecore.cli.output import Progress, print_result
 from kiecore.client import Client
 from kiecore.journal import Journal
 from kiecore.model import TaskHandle
+from kiecore.pricing import estimate
 
 #: How long each emulated task runs, and how often to poll it, with --emulator.
 EMULATOR_TASK_SECONDS = 1.0
@@ -21,6 +25,13 @@ EMULATOR_POLL_INTERVAL = 0.2
 
 def run(args: argparse.Namespace) -> int:
     fields = request_fields(args)
+    if args.dry_run:
+        from kiecore.cli import dry_run
+
+        with dry_run.dry_client(args) as client:
+            prepared = client.prepare(args.model, **fields)
+            client._timeout(prepared.model.spec.id, args.timeout)  # the check a real run makes
+            return dry_run.show_one(args, client, prepared)
     progress = Progress()
     submitted: list[TaskHandle] = []
 
@@ -31,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         client = stack.enter_context(client_for(args, stack))
         listen(args, client, stack)
+        if progress.tty and not args.emulator:
+            announce_cost(estimate(client.prepare(args.model, **fields)))
         try:
             result = client.generate(
                 args.model,
@@ -58,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def announce_cost(cost: Decimal | None, what: str = "estimated cost") -> None:
+    """One line on stderr before anything is submitted, when the cost is known (callers: on a terminal only,
+    so piped output stays as it was)."""
+    if cost is not None:
+        print(f"kie: {what}: {credits_text(cost)}", file=sys.stderr, flush=True)
+
+
 def listen(args: argparse.Namespace, client: Client, stack: contextlib.ExitStack) -> None:
     """With ``--listen HOST:PORT``, receive Kie's callbacks there (for ``--callback-url``) until the command
     ends; refused before anything is sent without a callback URL or an HMAC key."""
@@ -82,6 +102,7 @@ def client_for(args: argparse.Namespace, stack: contextlib.ExitStack) -> Client:
     return Client(  # no journal: an emulated task cannot be resumed once the emulator is gone
         api_key="emulator-key",  # never the real key: the emulator needs none
         base_url=emulator.base_url,
+        upload_url=emulator.upload_url,  # local images go to the emulator's upload host, never to Kie's
         profile=args.profile,
         registry=registry,
         poll_interval=EMULATOR_POLL_INTERVAL,

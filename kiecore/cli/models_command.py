@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from kiecore.cli.cost import price_detail, price_summary
 from kiecore.cli.output import print_json
 from kiecore.declarations import ParamSpec, WireSpec
 from kiecore.loading import load_registry
@@ -51,14 +52,15 @@ def _table(entries: list[ModelEntry]) -> None:
             entry.spec.id,
             ", ".join(entry.spec.aliases),
             "/".join(p.value for p in entry.spec.profiles()),
+            price_summary(entry.spec.price),
             str(entry.plugin),
         )
         for entry in entries
     ]
-    header = ("MODEL", "ALIASES", "PROFILES", "PLUGIN")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    header = ("MODEL", "ALIASES", "PROFILES", "CREDITS", "PLUGIN")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4])
 
 
 def _describe(entry: ModelEntry) -> None:
@@ -69,6 +71,8 @@ def _describe(entry: ModelEntry) -> None:
     print(f"  plugin: {entry.plugin}   typical: {spec.typical_seconds:g}s   max images: {spec.max_images}")
     if spec.description:
         print(f"  {spec.description}")
+    price = f"  price: {price_detail(spec.price)}"
+    print(f"{price} ({spec.price.source})" if spec.price is not None and spec.price.source else price)
     for profile in spec.profiles():
         wire = spec.wire(profile)
         print(f"\n  {profile.value} profile: {wire.dialect} dialect, POST {wire.submit_path}")
@@ -89,6 +93,8 @@ def _param_line(param: ParamSpec) -> str:
         parts.append(f"≤{param.max_length} chars")
     if param.max_items is not None:
         parts.append(f"≤{param.max_items} items")
+    if param.max_file_bytes is not None:
+        parts.append(f"local files ≤{param.max_file_bytes / (1024 * 1024):g} MB")
     if param.default is not None:
         parts.append(f"default {json.dumps(param.default) if isinstance(param.default, bool) else param.default}")
     line = ", ".join(parts)

@@ -13,12 +13,14 @@ loopback host, records every request and injects faults. Reply shapes are descri
 
 It also serves the credit and download-url endpoints, can expire result URLs (the ``expire`` fault), POSTs
 callbacks to loopback receivers (HMAC-signed with ``webhook_hmac_key``) and, with ``enforce_limits``,
-answers the live rate limits' 429s. With ``run_times`` (:class:`RunTimes`) each task runs its own duration,
-drawn around its model's typical seconds.
+answers the live rate limits' 429s. A third server is the upload host (``emulator.upload_url``): Kie's three
+file uploads, served back from the file host. With ``run_times`` (:class:`RunTimes`) each task runs its own
+duration, drawn around its model's typical seconds.
 
 Modules, one job each (listed in docs/emulator.md): :mod:`~kiecore.emulator.emulator` holds :class:`Emulator`;
-the API host is :mod:`~kiecore.emulator.api`, the file host :mod:`~kiecore.emulator.files`. ``kie emulator``
-(:mod:`kiecore.cli.emulator_command`) runs one in the foreground.
+the API host is :mod:`~kiecore.emulator.api`, the upload host :mod:`~kiecore.emulator.uploads`, the file host
+:mod:`~kiecore.emulator.files`. ``kie emulator`` (:mod:`kiecore.cli.emulator_command`) runs one in the
+foreground.
 """
 
 from kiecore.emulator.callbacks import CallbackDelivery
@@ -27,11 +29,13 @@ from kiecore.emulator.faults import Fault, FaultKind, FaultPlan, parse_fault
 from kiecore.emulator.requestlog import RecordedRequest
 from kiecore.emulator.runtimes import RunTimes
 from kiecore.emulator.tasks import EmulatedTask
+from kiecore.emulator.uploads import EmulatedUpload
 from kiecore.emulator.validate import body_problems
 
 __all__ = [
     "CallbackDelivery",
     "EmulatedTask",
+    "EmulatedUpload",
     "Emulator",
     "Fault",
     "FaultKind",

@@ -1,5 +1,6 @@
-"""The :class:`Emulator`: its settings and state, the start and stop of its two servers, and the hand-off of
-each request to the API host (:mod:`~kiecore.emulator.api`) or the file host (:mod:`~kiecore.emulator.files`)."""
+"""The :class:`Emulator`: its settings and state, the start and stop of its three servers, and the hand-off of
+each request to the API host (:mod:`~kiecore.emulator.api`), the upload host (:mod:`~kiecore.emulator.uploads`)
+or the file host (:mod:`~kiecore.emulator.files`)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from kiecore.emulator.faults import Fault, FaultKind, FaultPlan
 from kiecore.emulator.files import FileHost
 from kiecore.emulator.http_replies import envelope_reply
 from kiecore.emulator.httpserver import Reply
-from kiecore.emulator.lifecycle import ServerPair
+from kiecore.emulator.lifecycle import Servers
 from kiecore.emulator.limits import SlidingLimiter
 from kiecore.emulator.links import LINK_SECONDS, FreshLinks
 from kiecore.emulator.requestlog import RecordedRequest, RequestLog
 from kiecore.emulator.runtimes import RunTimes
 from kiecore.emulator.tasks import EmulatedTask, TaskStore
+from kiecore.emulator.uploads import EmulatedUpload, UploadHost, UploadStore, upload_reply
 from kiecore.ratelimit import PUBLISHED_LIMITS
 from kiecore.registry import Registry
 
@@ -43,6 +45,8 @@ class Emulator:
     ``gpt4o_task_status_limit`` 4o record-info queries per task, each ``(count, seconds)`` over a sliding
     window (default: :data:`kiecore.ratelimit.PUBLISHED_LIMITS`). ``credits`` is the balance
     ``GET /api/v1/chat/credit`` starts from; each result image of a task that has succeeded costs one.
+    The upload host (:attr:`upload_url`) takes Kie's three file uploads with the same key; the file host serves
+    what was uploaded (:attr:`uploads`).
     """
 
     def __init__(
@@ -93,26 +97,28 @@ class Emulator:
         self._limiter = SlidingLimiter()
         self._links = FreshLinks(self._tasks, self)
         self._log = RequestLog()
-        self._files = FileHost(self._tasks, self.faults, self._links, self)
+        self._upload_store = UploadStore()
+        self._files = FileHost(self._tasks, self.faults, self._links, self, self._upload_store)
+        self._uploads = UploadHost(self._upload_store, self.faults, self, self._own_file)
         state = ApiState(self._tasks, self.faults, self._limiter, self._callbacks, self._links)
         self._api = ApiHost(registry, state, self)
-        self._servers: ServerPair | None = None
+        self._servers: Servers | None = None
         self._lifecycle = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
     def start(self) -> Emulator:
-        """Bind both servers and serve them from daemon threads. Returns ``self``."""
+        """Bind the three servers and serve them from daemon threads. Returns ``self``."""
         with self._lifecycle:
             if self._servers is not None:
                 return self
             self._callbacks.open()
-            self._servers = ServerPair.bind(self.host, self.port, self.file_host, self._respond)
+            self._servers = Servers.bind(self.host, self.port, self.file_host, self._respond)
             self._servers.serve()
         return self
 
     def stop(self) -> None:
-        """Stop both servers, close their open connections and cancel every pending callback (safe to call
+        """Stop the servers, close their open connections and cancel every pending callback (safe to call
         twice; a callback already being delivered still finishes)."""
         self._callbacks.close()
         with self._lifecycle:
@@ -128,7 +134,7 @@ class Emulator:
     ) -> None:
         self.stop()
 
-    def _running(self) -> ServerPair:
+    def _running(self) -> Servers:
         if self._servers is None:
             raise RuntimeError("the emulator is not running; call start() first")
         return self._servers
@@ -142,6 +148,16 @@ class Emulator:
     def files_url(self) -> str:
         """The file host, e.g. ``http://127.0.0.2:PORT`` (a different origin from :attr:`base_url`)."""
         return self._running().files.url
+
+    @property
+    def upload_url(self) -> str:
+        """The upload host, e.g. ``http://127.0.0.1:PORT`` (the API's address, its own port)."""
+        return self._running().uploads.url
+
+    @property
+    def uploads(self) -> list[EmulatedUpload]:
+        """A snapshot of every file uploaded since the last :meth:`reset`, oldest first."""
+        return self._upload_store.snapshot()
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -207,11 +223,12 @@ class Emulator:
         return self._tasks.snapshot()
 
     def reset(self) -> None:
-        """Forget every task, fault, recorded request, callback (pending ones are cancelled), download link and
-        rate-limit window; zero :attr:`limit_violations` and restore the starting credits."""
+        """Forget every task, upload, fault, recorded request, callback (pending ones are cancelled), download link
+        and rate-limit window; zero :attr:`limit_violations` and restore the starting credits."""
         self._callbacks.clear()
         self._tasks.clear()
         self._files.clear()
+        self._upload_store.clear()
         self.faults.clear()
         self._limiter.clear()
         self._links.clear()
@@ -221,13 +238,25 @@ class Emulator:
     # -- requests ------------------------------------------------------------------------------------
 
     def _respond(self, role: str, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
-        """Record a request to either server and answer it from that server's host."""
+        """Record a request to any server and answer it from that server's host."""
         parts = urlsplit(target)
         self._log.record(RecordedRequest(role, method, parts.path, parts.query, headers, body))
         lowered = {name.lower(): value for name, value in headers.items()}
         try:
             if role == "files":
                 return self._files.respond(method, parts.path, parts.query)
+            if role == "uploads":
+                return self._uploads.respond(method, parts.path, lowered, body)
             return self._api.respond(method, parts.path, parts.query, lowered, body)
         except Exception as error:  # an emulator bug: say so instead of dropping the connection
-            return envelope_reply(500, f"Server Error - emulator: {type(error).__name__}: {error}", status=500)
+            message = f"Server Error - emulator: {type(error).__name__}: {error}"
+            return upload_reply(500, message) if role == "uploads" else envelope_reply(500, message, status=500)
+
+    def _own_file(self, url: str) -> bytes | None:
+        """What this emulator's file host serves at ``url`` (read in-process), or ``None``."""
+        files = self.files_url
+        if not url.startswith(files + "/"):
+            return None
+        parts = urlsplit(url)
+        reply = self._files.fetch(parts.path, parts.query)
+        return reply.body if reply.status == 200 else None

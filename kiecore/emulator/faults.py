@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 #: The kinds of request a fault may target (``on``).
-PHASES: tuple[str, ...] = ("submit", "status", "download", "any")
+PHASES: tuple[str, ...] = ("submit", "status", "download", "upload", "any")
 
 
 class FaultKind(enum.StrEnum):

@@ -1,4 +1,5 @@
-"""The file host: each task's result images, drawn on first request and cached.
+"""The file host: each task's result images, drawn on first request and cached, and the files uploaded to the
+upload host (:mod:`kiecore.emulator.uploads`) at ``/uploads/<id>/<name>``.
 
 A file answers 404 until its task has succeeded (and for names the task has not). An original result URL of a
 task hit by an ``expire`` fault answers the S3-style 403 "Request has expired"; a fresh link answers the same
@@ -21,6 +22,7 @@ from kiecore.emulator.httpserver import Reply
 from kiecore.emulator.links import FreshLinks
 from kiecore.emulator.routes import FILE_PATH
 from kiecore.emulator.tasks import TaskStore
+from kiecore.emulator.uploads import UploadStore
 
 #: The S3-style 403 body of an expired (or badly signed) file URL.
 EXPIRED_XML = (
@@ -49,11 +51,14 @@ class FileSettings(Protocol):
 class FileHost:
     """Answers every request to the file server."""
 
-    def __init__(self, tasks: TaskStore, faults: FaultPlan, links: FreshLinks, settings: FileSettings) -> None:
+    def __init__(
+        self, tasks: TaskStore, faults: FaultPlan, links: FreshLinks, settings: FileSettings, uploads: UploadStore
+    ) -> None:
         self._tasks = tasks
         self._faults = faults
         self._links = links
         self._settings = settings
+        self._uploads = uploads
         self._images = images.ImageCache()
 
     def respond(self, method: str, path: str, query: str) -> Reply:
@@ -67,7 +72,14 @@ class FileHost:
         """Forget every drawn image."""
         self._images.clear()
 
+    def fetch(self, path: str, query: str = "") -> Reply:
+        """What a GET of ``path`` answers, without faults (the upload host reading its own file host)."""
+        return self._file("GET", path, query)
+
     def _file(self, method: str, path: str, query: str) -> Reply:
+        uploaded = self._uploads.find(path) if method == "GET" else None
+        if uploaded is not None:
+            return Reply(200, uploaded.data, content_type=uploaded.mime_type)
         match = FILE_PATH.match(path)
         task = self._tasks.get(match.group(1)) if match and method == "GET" else None
         if match is None or task is None:

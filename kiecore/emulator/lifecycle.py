@@ -1,5 +1,6 @@
-"""Binding, serving and stopping the emulator's two servers: the API host and the file host, the latter on
-another loopback address where one can be bound, so result files are a different origin from the API."""
+"""Binding, serving and stopping the emulator's three servers: the API host, the upload host (the API's address,
+another port: a different origin, as live) and the file host, the latter on another loopback address where one
+can be bound, so result files are a different origin from the API."""
 
 from __future__ import annotations
 
@@ -12,29 +13,34 @@ from kiecore.emulator.httpserver import LoopbackServer, Responder
 POLL_INTERVAL = 0.02
 
 
-class ServerPair:
-    """The API server and the file server of one emulator, each served from a daemon thread once started."""
+class Servers:
+    """The API, upload and file servers of one emulator, each served from a daemon thread once started."""
 
-    def __init__(self, api: LoopbackServer, files: LoopbackServer) -> None:
+    def __init__(self, api: LoopbackServer, uploads: LoopbackServer, files: LoopbackServer) -> None:
         self.api = api
+        self.uploads = uploads
         self.files = files
         self._threads: list[threading.Thread] = []
 
     @classmethod
-    def bind(cls, host: str, port: int, file_host: str | None, respond: Responder) -> ServerPair:
-        """Bind the API server to ``(host, port)`` and the file server to ``file_host`` (default: 127.0.0.2 when
-        ``host`` is loopback and it can be bound, else ``host``) on a free port."""
-        api = LoopbackServer((host, port), "api", respond)
+    def bind(cls, host: str, port: int, file_host: str | None, respond: Responder) -> Servers:
+        """Bind the API server to ``(host, port)``, the upload server to ``host`` on a free port, and the file
+        server to ``file_host`` (default: 127.0.0.2 when ``host`` is loopback and it can be bound, else ``host``)
+        on a free port."""
+        bound: list[LoopbackServer] = []
         try:
-            files = _bind_file_server(host, file_host, respond)
+            bound.append(LoopbackServer((host, port), "api", respond))
+            bound.append(LoopbackServer((host, 0), "uploads", respond))
+            bound.append(_bind_file_server(host, file_host, respond))
         except BaseException:
-            api.server_close()
+            for server in bound:
+                server.server_close()
             raise
-        return cls(api, files)
+        return cls(*bound)
 
     def serve(self) -> None:
-        """Serve both servers from daemon threads."""
-        for server in (self.api, self.files):
+        """Serve every server from daemon threads."""
+        for server in (self.api, self.uploads, self.files):
             thread = threading.Thread(
                 target=server.serve_forever,
                 kwargs={"poll_interval": POLL_INTERVAL},
@@ -45,8 +51,8 @@ class ServerPair:
             self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stop both servers and close their open connections."""
-        servers = (self.api, self.files)
+        """Stop every server and close their open connections."""
+        servers = (self.api, self.uploads, self.files)
         threads, self._threads = self._threads, []
         # shutdown() waits for a serve loop, so only servers that were served are asked to
         stoppers = [threading.Thread(target=server.shutdown, daemon=True) for server in servers] if threads else []

@@ -1,6 +1,6 @@
-"""One request each: create a task, query it once, ask for a fresh link, save its results. Blocking, no
-scheduling and no journal: the engine decides when each runs (:mod:`kiecore.engine.scheduler`) and records
-what each found (:mod:`kiecore.engine.steps`)."""
+"""One request each: create a task, query it once, ask for a fresh link, save its results; and before a create,
+the upload of its local images. Blocking, no scheduling and no journal: the engine decides when each runs
+(:mod:`kiecore.engine.scheduler`) and records what each found (:mod:`kiecore.engine.steps`)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,14 @@ from kiecore.errors import (
     NotFoundError,
     ParseError,
     SubmitUncertainError,
+    UsageError,
 )
+from kiecore.localimages import MAX_IMAGE_BYTES, file_url, local_files, local_path, map_images
 from kiecore.model import GenerationRequest, Profile, TaskHandle, TaskState, TaskStatus
 from kiecore.registry import ModelEntry, Registry
 from kiecore.transport import Sender
+from kiecore.uploads import Uploader
+from kiecore.validation import resolve_params
 from kiecore.wire.envelope import task_id_of
 from kiecore.wire.links import parse_link_reply
 from kiecore.wire.request import WireRequest
@@ -35,7 +39,11 @@ MAX_RESULT_URLS = 64
 
 @attrs.frozen
 class PreparedRequest:
-    """A validated create request, ready to send: what ``submit`` would send, without sending it."""
+    """A validated create request, ready to send: what ``submit`` would send, without sending it.
+
+    A local image stands in ``request``, ``params`` and ``wire`` as its ``file:`` URL until it is uploaded
+    (:meth:`Calls.upload_images`); :attr:`uploads` lists them.
+    """
 
     model: ModelEntry
     profile: Profile
@@ -43,11 +51,28 @@ class PreparedRequest:
     params: dict[str, Any]
     wire: WireRequest
 
+    @property
+    def uploads(self) -> tuple[str, ...]:
+        """The ``file:`` URLs of the local images to upload before the create is sent (usually none)."""
+        found = local_files(self.model.spec.wire(self.profile), self.request)
+        return tuple(dict.fromkeys(value for _spec, value in found))
+
+
+def prepare_request(
+    registry: Registry, model: ModelEntry, profile: Profile, request: GenerationRequest
+) -> PreparedRequest:
+    """``request`` validated against ``model`` in ``profile`` and its create request built (nothing is sent);
+    local images are checked and written as their ``file:`` URLs."""
+    params = resolve_params(model.spec, profile, request)
+    request = map_images(model.spec.wire(profile), request, file_url)
+    return PreparedRequest(model, profile, request, params, registry.build_request(model, profile, params, request))
+
 
 class Calls:
-    """The requests of one client: ``registry`` reads replies, ``transport`` reaches the API host and
-    ``downloader`` the file hosts; ``visibility_grace`` gives how long after a submit "no such task" means "not
-    visible yet" (read at each query). Thread-safe."""
+    """The requests of one client: ``registry`` reads replies, ``transport`` reaches the API host,
+    ``downloader`` the file hosts and ``uploader`` (``None``: none configured) the upload host;
+    ``visibility_grace`` gives how long after a submit "no such task" means "not visible yet" (read at each
+    query). Thread-safe."""
 
     def __init__(
         self,
@@ -56,15 +81,39 @@ class Calls:
         downloader: Callable[[], Downloader],
         *,
         visibility_grace: Callable[[], float],
+        uploader: Callable[[], Uploader] | None = None,
     ) -> None:
         self.registry = registry
         self.transport = transport
         self._downloader = downloader
+        self._uploader = uploader
         self.visibility_grace = visibility_grace
 
     @property
     def base_url(self) -> str:
         return self.transport.base_url
+
+    def upload_images(self, prepared: PreparedRequest, *, deadline: float | None = None) -> PreparedRequest:
+        """``prepared`` with each local image uploaded (or found uploaded already) and its URL in place of its
+        ``file:`` URL, the create request built again from that; ``prepared`` itself when it has none. Raises
+        :class:`UploadError` (or :class:`AuthenticationError`) when an upload fails: then nothing is created."""
+        wire = prepared.model.spec.wire(prepared.profile)
+        limits: dict[str, int] = {}
+        for spec, value in local_files(wire, prepared.request):
+            limit = spec.max_file_bytes or MAX_IMAGE_BYTES
+            limits[value] = min(limits.get(value, limit), limit)
+        if not limits:
+            return prepared
+        if self._uploader is None:
+            raise UsageError("local images need an upload host: set KIE_UPLOAD_URL (or Client(upload_url=...))")
+        uploader = self._uploader()
+        urls: dict[str, str] = {}
+        for value, limit in limits.items():
+            path = local_path(value)
+            assert path is not None  # a file: URL names a file
+            urls[value] = uploader.upload(path, max_bytes=limit, deadline=deadline)
+        request = map_images(wire, prepared.request, lambda value: urls.get(value, value))
+        return prepare_request(self.registry, prepared.model, prepared.profile, request)
 
     def create(self, prepared: PreparedRequest, *, once: bool = False) -> TaskHandle:
         """Send the create; the new task's handle. With ``once``, a 429 or a connection that could not be made

@@ -32,6 +32,7 @@ class Goal(enum.Enum):
 class Phase(enum.Enum):
     """What the job needs next."""
 
+    UPLOAD = "upload"  # a file worker: the request's local images go to the upload host before its create
     CREATE = "create"  # a create slot and an API worker
     POLL = "poll"  # a status slot and an API worker, at or after ``due``
     SAVE = "save"  # a file worker

@@ -3,8 +3,9 @@
 Jobs wait in a heap keyed by their next useful query time; the scheduler sleeps until the earliest one is due
 (or a budget frees up, or work arrives) and wakes no one else. A due job needs an API worker and a slot of the
 account's budgets (:mod:`kiecore.engine.budgets`): creates first, in the order they came, then queries, the
-tasks most likely to be finished now first (:meth:`~kiecore.engine.plan.PollPlan.priority`). Saving results
-runs on the file workers, outside the budgets. What each step does is :mod:`kiecore.engine.steps`.
+tasks most likely to be finished now first (:meth:`~kiecore.engine.plan.PollPlan.priority`). Uploading
+local images and saving results run on the file workers, outside the budgets. What each step does is
+:mod:`kiecore.engine.steps`.
 
 A job whose future is cancelled is dropped at its next turn: nothing more is sent for it, and its task stays
 in the journal, resumable. A verified callback (:meth:`Engine.poke`) makes its task's query due at once.
@@ -22,14 +23,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from kiecore.engine.budgets import AccountBudgets, Slot, Window
+from kiecore.engine.budgets import AccountBudgets, BudgetStoreError, Slot, Window
 from kiecore.engine.jobs import Job, Phase
 from kiecore.engine.steps import Steps
 from kiecore.errors import KieError
 
 #: API workers: enough for the status budget (10 per second) at a slow reply's round trip, plus creates.
 API_WORKERS = 8
-#: File workers: downloads of result images, outside the API budgets.
+#: File workers: uploads of local images and downloads of result images, outside the API budgets.
 FILE_WORKERS = 4
 
 #: What one request held: the windows it took slots of, with the slots.
@@ -43,7 +44,9 @@ class EngineClosedError(KieError):
 class Engine:
     """Runs jobs (:class:`~kiecore.engine.jobs.Job`) for one client; thread-safe. ``budgets`` gives the
     account's budgets (``None``: no client-side limits), asked at each dispatch so a client can build them
-    lazily. The scheduler thread and the workers start with the first job."""
+    lazily; when they raise :class:`BudgetStoreError`, ``budget_store_failed`` is told and the next dispatch
+    asks again (the client then gives local budgets). The scheduler thread and the workers start with the first
+    job. Should the scheduler itself fail (a bug), every waiting job ends with that error: none is left hanging."""
 
     def __init__(
         self,
@@ -53,9 +56,12 @@ class Engine:
         api_workers: int = API_WORKERS,
         file_workers: int = FILE_WORKERS,
         clock: Callable[[], float] = time.monotonic,
+        budget_store_failed: Callable[[BudgetStoreError], None] | None = None,
     ) -> None:
         self.steps = steps
         self._budgets = budgets
+        self._budget_store_failed = budget_store_failed
+        self._used_budgets: AccountBudgets | None = None  # as the last dispatch got them
         self._clock = clock
         self._api_workers = api_workers
         self._file_workers = file_workers
@@ -66,7 +72,9 @@ class Engine:
         self._by_task: dict[str, Job] = {}
         self._busy = 0
         self._jobs = 0
-        self._closed = False
+        self._closed = False  # no job is taken any more (closing, or halted)
+        self._closing = False  # close() was called
+        self._halted: BaseException | None = None  # why the scheduler stopped on its own
         self._thread: threading.Thread | None = None
         self._api: ThreadPoolExecutor | None = None
         self._files: ThreadPoolExecutor | None = None
@@ -74,9 +82,12 @@ class Engine:
     # -- the API ----------------------------------------------------------------------------------------
 
     def run(self, job: Job, phase: Phase) -> Future[Any]:
-        """Take ``job``, starting at ``phase`` (``CREATE``, ``POLL`` at ``job.due``, or ``SAVE``); its future.
+        """Take ``job``, starting at ``phase`` (``UPLOAD``, ``CREATE``, ``POLL`` at ``job.due``, or ``SAVE``); its
+        future.
         Raises :class:`EngineClosedError` once closed."""
         with self._cond:
+            if self._halted is not None:
+                raise EngineClosedError(f"the client's engine stopped ({self._halted}); open a new client")
             if self._closed:
                 raise EngineClosedError("the client is closed; open a new one")
             self._start()
@@ -115,9 +126,9 @@ class Engine:
         """Stop: waiting jobs end with :class:`EngineClosedError`; requests in flight finish first, so a create
         already sent is recorded. Safe to call twice."""
         with self._cond:
-            if self._closed:
+            if self._closing:
                 return
-            self._closed = True
+            self._closing = self._closed = True
             waiting = [*self._creates, *self._due.values(), *(entry[3] for entry in self._heap)]
             self._creates.clear()
             self._due.clear()
@@ -131,6 +142,8 @@ class Engine:
         for pool in (api, files):
             if pool is not None:
                 pool.shutdown(wait=True)
+        if self._used_budgets is not None:
+            self._used_budgets.flush()  # releases of requests that finished after the scheduler stopped
 
     # -- the scheduler -----------------------------------------------------------------------------------
 
@@ -148,8 +161,33 @@ class Engine:
     def _loop(self) -> None:
         with self._cond:
             while not self._closed:
-                wait = self._dispatch()
+                try:
+                    wait = self._dispatch()
+                except BudgetStoreError as error:
+                    if self._budget_store_failed is None:
+                        self._halt(error)
+                        return
+                    self._budget_store_failed(error)
+                    wait = 0.0
+                except BaseException as error:
+                    self._halt(error)
+                    return
                 self._cond.wait(wait)
+
+    def _halt(self, error: BaseException) -> None:
+        """The scheduler cannot go on: every waiting job ends with ``error``, and the engine is closed (under
+        the lock). Jobs in flight end once their step returns."""
+        self._closed, self._halted = True, error
+        waiting = [*self._creates, *self._due.values(), *(entry[3] for entry in self._heap)]
+        self._creates.clear()
+        self._due.clear()
+        self._heap.clear()
+        for job in waiting:
+            if not job.over and not job.future.done():
+                with contextlib.suppress(Exception):
+                    job.future.set_exception(error)
+            self._end(job)
+        self._cond.notify_all()
 
     def _dispatch(self) -> float | None:
         """Hand out every job that can go now; seconds until something else may be able to go (``None``: only
@@ -165,10 +203,12 @@ class Engine:
                 self._creates.appendleft(job)  # it was first in line before its 429
             else:
                 self._due[job.number] = job
-        budgets = self._budgets()
+        budgets = self._used_budgets = self._budgets()
         waits = [self._heap[0][0] - now] if self._heap else []
         waits.append(self._dispatch_creates(budgets))
         waits.append(self._dispatch_polls(budgets, now))
+        if budgets is not None:
+            budgets.flush()  # the workers' releases that no take above has written with it
         soonest = min(waits)
         return None if math.isinf(soonest) else max(soonest, 0.0)
 
@@ -203,7 +243,13 @@ class Engine:
             if isinstance(task_held, float):
                 self._schedule(job, now + task_held)
                 continue
-            held = self._take(budgets.status if budgets is not None else None)
+            try:
+                held = self._take(budgets.status if budgets is not None else None)
+            except BaseException:  # a failing store: the job waits on, as it was
+                for window, slot in task_held:
+                    window.cancel(slot)
+                self._due[job.number] = job
+                raise
             if isinstance(held, float):
                 for window, slot in task_held:
                     window.cancel(slot)
@@ -245,7 +291,7 @@ class Engine:
                 job.future.set_exception(error)
         finally:
             for window, slot in held:
-                window.release(slot)
+                window.release(slot, defer=True)  # written with the next take, or flushed by the dispatch
             with self._cond:
                 if api:
                     self._busy -= 1
@@ -270,11 +316,12 @@ class Engine:
                 self._creates.append(job)
         elif phase is Phase.POLL:
             self._schedule(job, min(job.due, self._clock()) if job.poked else job.due)
-        else:
+        else:  # uploading or saving: file work, outside the API budgets
             assert self._files is not None
             job.turn += 1
             job.running = True
-            self._files.submit(self._work, job, self.steps.save, (), False)
+            step = self.steps.upload if phase is Phase.UPLOAD else self.steps.save
+            self._files.submit(self._work, job, step, (), False)
 
     def _schedule(self, job: Job, due: float) -> None:
         job.due = due

@@ -73,6 +73,19 @@ class Steps:
 
     # -- create ---------------------------------------------------------------------------------------
 
+    def upload(self, job: Job) -> Phase:
+        """Upload the request's local images, so that what is journalled and sent holds their URLs; then the
+        create. A failed upload ends the job: nothing was created. The upload's own time counts towards the
+        job's timeout."""
+        assert job.prepared is not None
+        if job.cancelled:
+            return self._settle(job, None)
+        try:
+            job.prepared = self.calls.upload_images(job.prepared, deadline=self._clock() + job.timeout)
+        except KieError as error:
+            return self._fail(job, error)
+        return self._settle(job, None) if job.cancelled else Phase.CREATE
+
     def create(self, job: Job) -> Phase:
         """Send the create. A 429 created nothing: the job goes back to the create queue until its deadline."""
         prepared = job.prepared
@@ -233,9 +246,8 @@ class Steps:
             if len(job.present) < count and directory.is_dir():
                 remove_partials(directory, handle.task_id)  # left by a download that was killed
         failures: list[KieError] = []
-        for index in range(count):
-            if index in job.present:
-                continue
+        missing = [index for index in range(count) if index not in job.present]
+        for index in missing:
             try:
                 path = self.calls.save(
                     handle, status.urls, index, directory, if_exists=job.if_exists, deadline=job.deadline
@@ -244,7 +256,8 @@ class Steps:
                 failures.append(error)
                 continue
             job.present[index] = path
-            self.recorder.saved(self.calls.base_url, handle, path)
+            if index != missing[-1] or failures:  # the last one is recorded with the rest, by ``downloaded``
+                self.recorder.saved(self.calls.base_url, handle, path)
         if failures:
             if len(failures) > 1:
                 first = failures[0]

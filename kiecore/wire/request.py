@@ -16,9 +16,13 @@ def _query(value: Any) -> tuple[tuple[str, str], ...]:
 
 @attrs.frozen
 class WireRequest:
-    """An HTTP request to the API host. ``path`` starts with ``/``; ``body`` is sent as JSON when set."""
+    """An HTTP request to the API host (or, for an upload, to the upload host). ``path`` starts with ``/``;
+    ``body`` is sent as JSON when set. ``data`` is a body sent as it is, with its ``content_type`` (a multipart
+    upload), instead of ``body``; hooks never set it."""
 
     method: str
     path: str
     query: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_query)
     body: Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
+    data: bytes | None = attrs.field(default=None, kw_only=True, repr=False)
+    content_type: str | None = attrs.field(default=None, kw_only=True)

@@ -1,4 +1,4 @@
-"""Starting and stopping the two servers (lifecycle.py, emulator.py)."""
+"""Starting and stopping the three servers (lifecycle.py, emulator.py)."""
 
 from __future__ import annotations
 

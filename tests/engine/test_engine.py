@@ -4,6 +4,7 @@ learned run times, and the asyncio face."""
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -323,3 +324,70 @@ def test_a_generation_cancelled_while_its_create_is_in_flight_is_recorded_and_go
     (entry,) = journal.entries()  # closing waited for the create's answer
     assert entry.state is JournalState.SUBMITTED and entry.task_id
     assert told == [] and _count(emulator, STATUS_PATH) == 0
+
+
+# -- a failing budget store, a failing scheduler --------------------------------------------------------------
+
+
+def test_a_budget_store_that_cannot_be_opened_leaves_the_limits_local_and_says_so_once(
+    emulator: Emulator, sample_registry: Registry, tmp_path: Path, journal: Journal
+) -> None:
+    (tmp_path / "budgets.sqlite3").mkdir()  # beside the journal, where the shared store would be
+    notices = io.StringIO()
+    limits = RateLimits(creates=(20, 1.0), status=(50, 1.0), task_status=(3, 1.0))
+    with _client(emulator, sample_registry, rate_limits=limits, journal=journal, notices=notices) as client:
+        futures = [client.start("test/market", f"fox {n}", output_dir=tmp_path / "out") for n in range(3)]
+        assert all(future.result(timeout=30).files for future in futures)
+        assert client.status(futures[0].result().handle).urls
+    lines = notices.getvalue().splitlines()
+    assert len(lines) == 1 and "cannot open the budget store" in lines[0] and "on its own" in lines[0]
+
+
+def test_a_budget_store_failing_mid_run_does_not_stop_the_generations(
+    emulator: Emulator, sample_registry: Registry, tmp_path: Path, journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiecore.engine import budgets
+
+    emulator.task_seconds = 0.2
+    notices = io.StringIO()
+    limits = RateLimits(creates=(20, 1.0), status=(50, 1.0), task_status=(3, 1.0))
+    takes = [0]
+    real_take = budgets.SharedWindow.take
+
+    def failing_take(window: budgets.SharedWindow) -> Any:
+        takes[0] += 1
+        if takes[0] > 3:
+            raise budgets.BudgetStoreError(f"budget store {window.store.path}: disk I/O error")
+        return real_take(window)
+
+    monkeypatch.setattr(budgets.SharedWindow, "take", failing_take)
+    with _client(emulator, sample_registry, rate_limits=limits, journal=journal, notices=notices) as client:
+        futures = [client.start("test/market", f"fox {n}", output_dir=tmp_path / "out") for n in range(6)]
+        assert all(future.result(timeout=30).files for future in futures)
+    assert takes[0] > 3 and "disk I/O error" in notices.getvalue() and "on its own" in notices.getvalue()
+    assert len(emulator.tasks) == 6
+
+
+def test_a_scheduler_that_fails_ends_every_waiting_job_instead_of_leaving_it_hanging(
+    emulator: Emulator, sample_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiecore.engine import scheduler
+
+    emulator.task_seconds = 60.0
+    with _client(emulator, sample_registry) as client:
+        first = client.start("test/market", "a fox", download=False)
+        for _ in range(500):
+            if emulator.tasks:
+                break
+            time.sleep(0.01)
+
+        def broken(_engine: scheduler.Engine) -> float | None:
+            raise RuntimeError("a bug in the scheduler")
+
+        monkeypatch.setattr(scheduler.Engine, "_dispatch", broken)
+        second = client.start("test/market", "a cat", download=False)  # wakes the scheduler, which fails
+        for future in (first, second):
+            with pytest.raises(RuntimeError, match="a bug in the scheduler"):
+                future.result(timeout=10)
+        with pytest.raises(Exception, match="engine stopped"):
+            client.start("test/market", "an owl", download=False)

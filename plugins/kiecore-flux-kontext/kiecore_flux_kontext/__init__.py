@@ -29,9 +29,12 @@ LIVE_PARAMS = (
         description="Aspect ratio (service default 16:9; edits keep the input's ratio when unset)",
     ),
     stock.output_format(*FORMATS, name="outputFormat", default="jpeg"),
-    # A single URL on the wire, so it cannot take the common image_urls list: pass -p inputImage=URL.
+    # A single URL on the wire: the common image list maps to it when it holds exactly one image.
     ParamSpec(
-        name="inputImage", kind=ParamKind.URL, description="Image to edit (a URL); setting it switches to edit mode"
+        name="inputImage",
+        kind=ParamKind.URL,
+        common="image_urls",
+        description="Image to edit (one URL or local file); setting it switches to edit mode",
     ),
     stock.flag("enableTranslation", "Translate a non-English prompt to English first", default=True),
     stock.flag("promptUpsampling", "Let the service elaborate the prompt", default=False),
@@ -78,7 +81,7 @@ def kontext(model_id: str, title: str, aliases: tuple[str, ...], typical_seconds
         aliases=aliases,
         typical_seconds=typical_seconds,
         max_images=1,
-        description=f"{title}: {summary}, or edits one input image (-p inputImage=URL)",
+        description=f"{title}: {summary}, or edits one input image (--image URL or PATH)",
     )
 
 

@@ -22,12 +22,13 @@ LIVE = stock.market_wire(
     MODEL_ID,
     stock.prompt(5000),
     stock.image_urls(
-        "The character's reference image (one URL; at most 10 MB)",
+        "The character's reference image (one URL or local file; at most 10 MB)",
         # The service uses only the first URL (10 MB in total); a second one would be silently ignored,
         # so it is refused instead of letting the caller believe several references are combined.
         1,
         name="reference_image_urls",
         required=True,
+        max_file_bytes=10 * 1024 * 1024,
     ),
     stock.choice("rendering_speed", RENDERING_SPEEDS, default="BALANCED"),
     stock.choice("style", STYLES),

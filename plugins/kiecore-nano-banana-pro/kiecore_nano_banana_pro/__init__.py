@@ -24,7 +24,10 @@ NANO_BANANA_PRO = ModelSpec(
         MODEL_ID,
         stock.prompt(10000),
         stock.image_urls(
-            "Reference images for image-to-image (at most 8 URLs; jpeg/png/webp, 30 MB each)", 8, name="image_input"
+            "Reference images for image-to-image (at most 8 URLs or local files; jpeg/png/webp, 30 MB each)",
+            8,
+            name="image_input",
+            max_file_bytes=30 * 1024 * 1024,
         ),
         stock.aspect_ratio(*LIVE_ASPECT_RATIOS, default="1:1"),
         stock.resolution("1K", "2K", "4K", default="1K"),
@@ -35,7 +38,10 @@ NANO_BANANA_PRO = ModelSpec(
         MODEL_ID,
         stock.prompt(name="input_prompt"),
         stock.image_urls(
-            "Reference images (at most 4 URLs; PNG/JPEG/GIF/WebP, 10 MB each)", 4, name="input_image_input"
+            "Reference images (at most 4 URLs or local files; PNG/JPEG/GIF/WebP, 10 MB each)",
+            4,
+            name="input_image_input",
+            max_file_bytes=10 * 1024 * 1024,
         ),
         stock.aspect_ratio(*REFERENCE_ASPECT_RATIOS, default="1:1", name="input_aspect_ratio"),
         stock.resolution(

@@ -7,7 +7,7 @@ image_size}`` with its generic ``status``/``imageUrl`` replies and no callback.
 
 from __future__ import annotations
 
-from kiecore import BodyLayout, DeclarativePlugin, Dialect, ModelSpec, ParamSpec, WireSpec, stock
+from kiecore import BodyLayout, DeclarativePlugin, Dialect, ModelSpec, ParamSpec, Price, WireSpec, stock
 
 __all__ = ["MODELS", "NANO_BANANA", "NANO_BANANA_EDIT", "plugin"]
 
@@ -53,6 +53,8 @@ NANO_BANANA = ModelSpec(
     typical_seconds=10.0,  # costTime 9000 ms in the docs' success example
     max_images=1,
     description="Google's Nano Banana (Gemini 2.5 Flash Image): fast text-to-image in many aspect ratios",
+    # The edit variant's page states no price of its own, so it declares none.
+    price=Price(credits=4, source="docs.kie.ai, the google/nano-banana market page; docs/kie-api-notes.md §8"),
 )
 
 NANO_BANANA_EDIT = ModelSpec(
@@ -62,7 +64,12 @@ NANO_BANANA_EDIT = ModelSpec(
     live=stock.market_wire(
         "google/nano-banana-edit",
         PROMPT,
-        stock.image_urls("Images to edit (1-10 URLs; jpeg/png/webp, 10 MB each)", 10, required=True),
+        stock.image_urls(
+            "Images to edit (1-10 URLs or local files; jpeg/png/webp, 10 MB each)",
+            10,
+            required=True,
+            max_file_bytes=10 * 1024 * 1024,
+        ),
         *LIVE_OPTIONS,
     ),
     aliases=("nano-banana-edit",),

@@ -63,7 +63,9 @@ SEEDREAM_V4_EDIT = ModelSpec(
     live=stock.market_wire(
         "bytedance/seedream-v4-edit",
         PROMPT,
-        stock.image_urls("Images to edit (1-10 URLs, 10 MB each)", 10, required=True),
+        stock.image_urls(
+            "Images to edit (1-10 URLs or local files, 10 MB each)", 10, required=True, max_file_bytes=10 * 1024 * 1024
+        ),
         *LIVE_OPTIONS,
     ),
     aliases=("seedream-v4-edit", "seedream-edit"),

@@ -1,0 +1,72 @@
+"""What a request is expected to cost: the model's declared :class:`~kiecore.declarations.Price` times the
+images it asks for, read from the parameters as they will be sent.
+
+Every amount is a :class:`~decimal.Decimal` of Kie credits, as :meth:`Client.credits
+<kiecore.client.Client.credits>` answers the balance. An estimate is only what the docs' price says; Kie's own
+bill is what counts (the market callback's ``consumeCredits``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from kiecore.declarations import ModelSpec, PriceUnit
+from kiecore.model import Profile
+
+if TYPE_CHECKING:
+    from kiecore.engine.calls import PreparedRequest
+
+__all__ = ["USD_PER_CREDIT", "estimate", "estimate_params", "image_count"]
+
+#: What one credit costs, about (docs.kie.ai's pricing; docs/kie-api-notes.md §8).
+USD_PER_CREDIT = Decimal("0.005")
+
+
+def estimate(prepared: PreparedRequest) -> Decimal | None:
+    """The credits sending ``prepared`` should cost (:func:`estimate_params` of its model, profile and wire
+    parameters); ``None`` when that is unknown."""
+    return estimate_params(prepared.model.spec, prepared.profile, prepared.params)
+
+
+def estimate_params(model: ModelSpec, profile: Profile, params: Mapping[str, Any]) -> Decimal | None:
+    """The credits a create of ``model`` with wire parameters ``params`` (as :func:`~kiecore.validation.
+    resolve_params` gives them) should cost: the price per image times :func:`image_count`, or the price per
+    request. A parameter left out counts at its declared default. ``None`` when the model declares no price,
+    the price varies with a parameter this profile does not take or a value the docs give no price for, or the
+    image count is unknown."""
+    price = model.price
+    if price is None:
+        return None
+    wire = model.wire(profile)
+    value = None
+    if price.by is not None:
+        spec = wire.param(price.by)
+        if spec is None:
+            return None
+        value = params.get(spec.name, spec.default)
+    unit = price.credits_for(value)
+    if unit is None:
+        return None
+    if price.per is PriceUnit.REQUEST:
+        return unit
+    images = image_count(model, profile, params)
+    return None if images is None else unit * images
+
+
+def image_count(model: ModelSpec, profile: Profile, params: Mapping[str, Any]) -> int | None:
+    """How many images a create with wire parameters ``params`` asks for: its image-count parameter (the one
+    mapped from ``num_images``: ``num_images``, ``nVariants``, ``max_images``, ...) as sent, else its declared
+    default; 1 for a model without one; ``None`` when it is left out and has no default. (A maximum such as
+    Seedream's ``max_images`` counts in full: the estimate is then an upper bound.)"""
+    spec = model.wire(profile).for_common("num_images")
+    if spec is None:
+        return 1
+    value = params.get(spec.name, spec.default)
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
