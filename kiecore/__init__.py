@@ -25,6 +25,8 @@ _EXPORTS = {
     "TaskHandle": "kiecore.model",
     "TaskState": "kiecore.model",
     "TaskStatus": "kiecore.model",
+    "RetryCause": "kiecore.events",
+    "RetryEvent": "kiecore.events",
     "BodyLayout": "kiecore.declarations",
     "Dialect": "kiecore.declarations",
     "ModelSpec": "kiecore.declarations",
@@ -59,6 +61,8 @@ __all__ = [
     "PriceUnit",
     "Profile",
     "Registry",
+    "RetryCause",
+    "RetryEvent",
     "TaskHandle",
     "TaskState",
     "TaskStatus",
@@ -76,6 +80,7 @@ if TYPE_CHECKING:
     from kiecore.callback_receiver import CallbackReceiver, CallbackServer
     from kiecore.client import Client
     from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, Price, PriceUnit, WireSpec
+    from kiecore.events import RetryCause, RetryEvent
     from kiecore.hookspecs import hookimpl
     from kiecore.loading import load_registry
     from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskState, TaskStatus

@@ -7,6 +7,7 @@ thread, and cancelling the awaiting asyncio task cancels the job (its task stays
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable
 from decimal import Decimal
@@ -16,8 +17,10 @@ from typing import Any
 from kiecore.client import Client, PreparedRequest
 from kiecore.download import IfExists
 from kiecore.engine.jobs import StatusCallback
+from kiecore.events import RetryCallback
 from kiecore.journal import JournalEntry
 from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskStatus
+from kiecore.naming import Naming
 from kiecore.registry import ModelEntry
 
 
@@ -72,10 +75,15 @@ class AsyncClient:
         return await asyncio.to_thread(self.client.credits, deadline=deadline)
 
     async def wait(
-        self, handle: TaskHandle, *, timeout: float | None = None, on_status: StatusCallback | None = None
+        self,
+        handle: TaskHandle,
+        *,
+        timeout: float | None = None,
+        on_status: StatusCallback | None = None,
+        on_retry: RetryCallback | None = None,
     ) -> TaskStatus:
         """As :meth:`Client.wait`."""
-        return await asyncio.wrap_future(self.client.start_wait(handle, timeout, on_status))
+        return await asyncio.wrap_future(self.client.start_wait(handle, timeout, on_status, on_retry=on_retry))
 
     async def download(
         self,
@@ -83,12 +91,25 @@ class AsyncClient:
         status: TaskStatus,
         output_dir: str | os.PathLike[str] = ".",
         *,
+        output_file: str | os.PathLike[str] | None = None,
+        name: str | Naming | None = None,
+        request: GenerationRequest | None = None,
         if_exists: IfExists = "error",
         deadline: float | None = None,
     ) -> tuple[Path, ...]:
         """As :meth:`Client.download` (in a worker thread, not the loop)."""
         return await asyncio.to_thread(
-            self.client.download, handle, status, output_dir, if_exists=if_exists, deadline=deadline
+            functools.partial(
+                self.client.download,
+                handle,
+                status,
+                output_dir,
+                output_file=output_file,
+                name=name,
+                request=request,
+                if_exists=if_exists,
+                deadline=deadline,
+            )
         )
 
     async def generate(
@@ -97,11 +118,14 @@ class AsyncClient:
         prompt: str | GenerationRequest | None = None,
         *,
         output_dir: str | os.PathLike[str] = ".",
+        output_file: str | os.PathLike[str] | None = None,
+        name: str | Naming | None = None,
         timeout: float | None = None,
         download: bool = True,
         profile: Profile | str | None = None,
         on_submit: Callable[[TaskHandle], None] | None = None,
         on_status: StatusCallback | None = None,
+        on_retry: RetryCallback | None = None,
         **params: Any,
     ) -> GenerationResult:
         """As :meth:`Client.generate`. Bad parameters raise before anything is sent."""
@@ -109,11 +133,14 @@ class AsyncClient:
             model,
             prompt,
             output_dir=output_dir,
+            output_file=output_file,
+            name=name,
             timeout=timeout,
             download=download,
             profile=profile,
             on_submit=on_submit,
             on_status=on_status,
+            on_retry=on_retry,
             **params,
         )
         return await asyncio.wrap_future(future)
@@ -125,9 +152,15 @@ class AsyncClient:
         output_dir: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
         on_status: StatusCallback | None = None,
+        on_retry: RetryCallback | None = None,
+        name: str | Naming | None = None,
+        request: GenerationRequest | None = None,
     ) -> GenerationResult:
         """As :meth:`Client.resume`."""
-        return await asyncio.wrap_future(self.client.start_resume(task, output_dir, timeout, on_status))
+        future = self.client.start_resume(
+            task, output_dir, timeout, on_status, on_retry=on_retry, name=name, request=request
+        )
+        return await asyncio.wrap_future(future)
 
     def notify(self, task_id: str) -> bool:
         """As :meth:`Client.notify`: query ``task_id`` now (a verified callback says it finished)."""

@@ -36,10 +36,13 @@ from kiecore.engine.runtimes import RunTimeBook
 from kiecore.engine.scheduler import Engine
 from kiecore.engine.steps import Steps
 from kiecore.errors import KieError, MissingAPIKeyError, TaskBusyError, UsageError, WrongKeyError
+from kiecore.events import RetryCallback
 from kiecore.journal import Journal, JournalEntry, JournalState
 from kiecore.localimages import check_image, local_path
 from kiecore.model import GenerationRequest, GenerationResult, Profile, TaskHandle, TaskState, TaskStatus
+from kiecore.naming import Naming
 from kiecore.polling import DEFAULT_INTERVAL, default_timeout
+from kiecore.pricing import image_count
 from kiecore.ratelimit import PUBLISHED_LIMITS, RateLimits, account_fingerprint
 from kiecore.recorder import Recorder
 from kiecore.redaction import clean_api_key
@@ -49,7 +52,7 @@ from kiecore.transport import DEFAULT_BASE_URL, Sender, Transport, check_base_ur
 from kiecore.uploads import DEFAULT_UPLOAD_URL, UPLOAD_TIMEOUT_SECONDS, Uploader
 from kiecore.wire.credits import credit_request, parse_credit_reply
 
-__all__ = ["Client", "PreparedRequest", "StatusCallback", "check_output_dir"]
+__all__ = ["Client", "PreparedRequest", "RetryCallback", "StatusCallback", "check_output_dir", "naming_for"]
 
 #: How long a folder proved writable stays proved for this client's next generations into it.
 FOLDER_CHECK_SECONDS = 10.0
@@ -393,19 +396,30 @@ class Client:
         return parse_credit_reply(reply)
 
     def wait(
-        self, handle: TaskHandle, *, timeout: float | None = None, on_status: StatusCallback | None = None
+        self,
+        handle: TaskHandle,
+        *,
+        timeout: float | None = None,
+        on_status: StatusCallback | None = None,
+        on_retry: RetryCallback | None = None,
     ) -> TaskStatus:
         """Poll until the task succeeds (returned), fails (:class:`TaskFailedError`) or ``timeout`` seconds pass
-        (:class:`DeadlineExceededError`; default from the model's typical duration)."""
-        status: TaskStatus = _outcome(self.start_wait(handle, timeout, on_status))
+        (:class:`DeadlineExceededError`; default from the model's typical duration). ``on_retry`` as in
+        :meth:`generate`."""
+        status: TaskStatus = _outcome(self.start_wait(handle, timeout, on_status, on_retry=on_retry))
         return status
 
     def start_wait(
-        self, handle: TaskHandle, timeout: float | None, on_status: StatusCallback | None
+        self,
+        handle: TaskHandle,
+        timeout: float | None,
+        on_status: StatusCallback | None,
+        *,
+        on_retry: RetryCallback | None = None,
     ) -> Future[TaskStatus]:
         """:meth:`wait` without waiting: the future of the final status (``cancel()`` stops the polling)."""
         timeout = self._timeout(handle.model, timeout)
-        job = Job(Goal.WAIT, self._clock() + timeout, timeout, handle=handle, on_status=on_status)
+        job = Job(Goal.WAIT, self._clock() + timeout, timeout, handle=handle, on_status=on_status, on_retry=on_retry)
         return self._run_known(job)
 
     def _output_folder(self, output_dir: str | os.PathLike[str]) -> Path:
@@ -437,11 +451,15 @@ class Client:
         status: TaskStatus,
         output_dir: str | os.PathLike[str] = ".",
         *,
+        output_file: str | os.PathLike[str] | None = None,
+        name: str | Naming | None = None,
+        request: GenerationRequest | None = None,
         if_exists: IfExists = "error",
         deadline: float | None = None,
     ) -> tuple[Path, ...]:
-        """Save every result of a succeeded task into ``output_dir`` as ``<task id>[_<n>].<ext>``, in the calling
-        thread.
+        """Save every result of a succeeded task into ``output_dir``, named as :meth:`generate` names them
+        (default ``<task id>[_<n>].<ext>``), or its one result as ``output_file``, then its sidecar, in the calling
+        thread. ``request`` (if known) gives ``{prompt_slug}`` and the sidecar's prompt.
 
         A result URL the file host refuses (expired) is exchanged for a fresh link from Kie once. Every result
         is tried even when one fails; the first failure is raised after the others were tried.
@@ -449,7 +467,25 @@ class Client:
         ``deadline`` (a ``clock()`` value) bounds every download.
         """
         end = deadline if deadline is not None else math.inf
-        job = Job(Goal.GENERATE, end, math.inf, handle=handle, directory=Path(output_dir), if_exists=if_exists)
+        directory, naming = self._destination(
+            output_dir,
+            output_file,
+            name,
+            count=len(status.urls),
+            what=f"task {handle.task_id}",
+            check_free=if_exists == "error",
+        )
+        job = Job(
+            Goal.GENERATE,
+            end,
+            math.inf,
+            prepared=self._as_sent(handle, request),
+            handle=handle,
+            directory=directory,
+            naming=naming,
+            request=request,
+            if_exists=if_exists,
+        )
         job.status = status
         self.engine.steps.save(job)
         result: GenerationResult = _outcome(job.future)
@@ -465,11 +501,14 @@ class Client:
         prompt: str | GenerationRequest | None = None,
         *,
         output_dir: str | os.PathLike[str] = ".",
+        output_file: str | os.PathLike[str] | None = None,
+        name: str | Naming | None = None,
         timeout: float | None = None,
         download: bool = True,
         profile: Profile | str | None = None,
         on_submit: Callable[[TaskHandle], None] | None = None,
         on_status: StatusCallback | None = None,
+        on_retry: RetryCallback | None = None,
         **params: Any,
     ) -> GenerationResult:
         """Submit, wait, and (unless ``download=False``) save every result: the whole journey in one call.
@@ -478,19 +517,28 @@ class Client:
         ``timeout`` bounds the whole generation from its first create request (time queued behind other creates
         of the client does not count), a create retried after a 429 and downloads included.
         Everything that can be checked locally (parameters, the timeout, an output folder that can be created
-        and written) is checked before anything is sent. Interrupting the call (Ctrl-C) stops the waiting; the
-        task stays in the journal, resumable. ``on_submit`` and ``on_status`` are called from the engine's
-        threads.
+        and written, the naming) is checked before anything is sent. Results are saved in ``output_dir`` named
+        by ``name`` (a template of ``{model}``, ``{task}``, ``{index}``, ``{prompt_slug}``, ``{date}``,
+        ``{time}``, or a :class:`~kiecore.naming.Naming`; default ``{task}``: ``<task id>[_<n>].<ext>``), or,
+        for a request that makes one image, as ``output_file`` exactly (its image extension added when it has
+        none); a sidecar JSON (:mod:`kiecore.sidecar`) is written beside them. Interrupting the call (Ctrl-C)
+        stops the waiting; the task stays in the journal, resumable. ``on_submit`` and ``on_status`` are called
+        from the engine's threads. So is ``on_retry``, with a :class:`~kiecore.events.RetryEvent` before each
+        retry of the generation's requests (a create after a 429 or an unreachable host, a failed status query,
+        an upload); unlike the others, an ``on_retry`` that raises is logged and ignored.
         """
         future = self.start(
             model,
             prompt,
             output_dir=output_dir,
+            output_file=output_file,
+            name=name,
             timeout=timeout,
             download=download,
             profile=profile,
             on_submit=on_submit,
             on_status=on_status,
+            on_retry=on_retry,
             **params,
         )
         result: GenerationResult = _outcome(future)
@@ -502,11 +550,14 @@ class Client:
         prompt: str | GenerationRequest | None = None,
         *,
         output_dir: str | os.PathLike[str] = ".",
+        output_file: str | os.PathLike[str] | None = None,
+        name: str | Naming | None = None,
         timeout: float | None = None,
         download: bool = True,
         profile: Profile | str | None = None,
         on_submit: Callable[[TaskHandle], None] | None = None,
         on_status: StatusCallback | None = None,
+        on_retry: RetryCallback | None = None,
         callback_url: str | None = None,
         item_key: str | None = None,
         **params: Any,
@@ -526,17 +577,24 @@ class Client:
             params["callback_url"] = callback_url
         prepared = self.prepare(model, request, profile=profile, **params)
         timeout = self._timeout(model, timeout)
-        directory = self._output_folder(output_dir) if download else None
+        directory, naming = None, Naming.of(name)
+        if download:
+            count = image_count(prepared.model.spec, prepared.profile, prepared.params)
+            directory, naming = self._destination(output_dir, output_file, name, count=count)
+        elif output_file is not None:
+            raise UsageError("-O (output_file) saves a file, and nothing is downloaded (--no-download)")
         job = Job(
             Goal.GENERATE,
             self._clock() + timeout,
             timeout,
             prepared=prepared,
             directory=directory,
+            naming=naming,
             callback=prepared.request.callback_url is not None,
             item_key=item_key,
             on_submit=on_submit,
             on_status=on_status,
+            on_retry=on_retry,
         )
         return self.engine.run(job, Phase.UPLOAD if prepared.uploads else Phase.CREATE)
 
@@ -580,16 +638,25 @@ class Client:
         output_dir: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
         on_status: StatusCallback | None = None,
+        on_retry: RetryCallback | None = None,
+        name: str | Naming | None = None,
+        request: GenerationRequest | None = None,
     ) -> GenerationResult:
         """Finish a task without submitting anything: wait if it is still running, then download what is
-        missing (files already saved, by the journal's record or on disk, are not fetched again). ``task`` is a
-        journal entry or a stored handle (its journal entry, if any, is kept up to date). ``output_dir``
-        defaults to the one the task was started with.
+        missing (files already saved, by the journal's record or on disk, are not fetched again), named as
+        they were when the task was started, then write its sidecar. ``task`` is a journal entry or a stored
+        handle (its journal entry, if any, is kept up to date). ``output_dir`` defaults to the one the task was
+        started with; another one becomes the entry's folder (:meth:`Journal.move_output
+        <kiecore.journal.Journal.move_output>`), where this and later resumes save what is missing.
+        ``on_retry`` as in :meth:`generate`. ``name`` and ``request`` are for a handle the journal does not
+        hold: how its results are named and what was asked (for ``{prompt_slug}`` and the sidecar); a journal
+        entry's own always win.
 
         A journal record is claimed first: :class:`TaskBusyError` if another live process is handling it,
         :class:`WrongKeyError` if it was created with another key or at another host than this client's.
         """
-        result: GenerationResult = _outcome(self.start_resume(task, output_dir, timeout, on_status))
+        future = self.start_resume(task, output_dir, timeout, on_status, on_retry=on_retry, name=name, request=request)
+        result: GenerationResult = _outcome(future)
         return result
 
     def start_resume(
@@ -598,12 +665,17 @@ class Client:
         output_dir: str | os.PathLike[str] | None,
         timeout: float | None,
         on_status: StatusCallback | None,
+        *,
+        on_retry: RetryCallback | None = None,
+        name: str | Naming | None = None,
+        request: GenerationRequest | None = None,
     ) -> Future[GenerationResult]:
         """:meth:`resume` without waiting: the claim is made (and refused) at once, the rest through the
         future."""
         known: TaskStatus | None = None
         recorded: tuple[str, ...] = ()
-        directory = Path(output_dir or ".")
+        naming = Naming.of(name)
+        directory = check_output_dir(output_dir) if output_dir is not None else Path(".")
         if isinstance(task, TaskHandle):
             record = self.journal.find(self.transport.base_url, task.task_id) if self.journal is not None else None
             if record is not None:
@@ -616,7 +688,11 @@ class Client:
             if task.state is JournalState.SUCCEEDED:
                 known = TaskStatus(state=TaskState.SUCCEEDED, urls=task.urls)
             recorded = task.files
-            directory = Path(output_dir if output_dir is not None else task.output_dir or ".")
+            naming, request = task.naming, task.request
+            if output_dir is None:
+                directory = Path(task.output_dir or ".")
+            elif str(directory) != task.output_dir:
+                self._recorder.moved(task.base_url, handle, directory)
         else:
             handle = task
         timeout = self._timeout(handle.model, timeout)
@@ -624,14 +700,48 @@ class Client:
             Goal.GENERATE,
             self._clock() + timeout,
             timeout,
+            prepared=self._as_sent(handle, request),
             handle=handle,
             directory=directory,
+            naming=naming,
+            request=request,
             if_exists="keep",
             on_status=on_status,
+            on_retry=on_retry,
         )
         job.status = known
         job.recorded = recorded
         return self._run_known(job)
+
+    def _as_sent(self, handle: TaskHandle, request: GenerationRequest | None) -> PreparedRequest | None:
+        """The create request of a known task, built again from its journalled ``request`` (for its sidecar);
+        ``None`` when there is none, or it no longer builds (a plugin changed or is gone)."""
+        if request is None:
+            return None
+        try:
+            return prepare_request(self.registry, self.model(handle.model), handle.profile, request)
+        except KieError:
+            return None
+
+    def _destination(
+        self,
+        output_dir: str | os.PathLike[str],
+        output_file: str | os.PathLike[str] | None,
+        name: str | Naming | None,
+        *,
+        count: int | None,
+        what: str = "this request",
+        check_free: bool = True,
+    ) -> tuple[Path, Naming]:
+        """The folder (created and proved writable) and the naming of a task's results (:func:`naming_for`),
+        refused (:class:`UsageError`) before anything is sent when they cannot work; with ``check_free``, an
+        exact file name already taken is refused too."""
+        folder, naming = naming_for(output_dir, output_file, name, count=count, what=what)
+        directory = self._output_folder(folder)
+        taken = naming.occupied(directory) if check_free else None
+        if taken is not None:
+            raise UsageError(f"{taken} already exists; not overwriting it (choose another -O file)")
+        return directory, naming
 
     def _claim(self, record: JournalEntry) -> None:
         if record.key_fingerprint is not None and record.key_fingerprint != self.key_fingerprint:
@@ -679,8 +789,44 @@ def _request_fields(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _GENERATE_OPTIONS = frozenset(
-    {"model", "output_dir", "timeout", "download", "profile", "on_submit", "on_status", "item_key"}
+    {
+        "model",
+        "output_dir",
+        "output_file",
+        "name",
+        "timeout",
+        "download",
+        "profile",
+        "on_submit",
+        "on_status",
+        "on_retry",
+        "item_key",
+    }
 )
+
+
+def naming_for(
+    output_dir: str | os.PathLike[str],
+    output_file: str | os.PathLike[str] | None,
+    name: str | Naming | None,
+    *,
+    count: int | None,
+    what: str = "this request",
+) -> tuple[str | os.PathLike[str], Naming]:
+    """The folder and the naming ``output_dir``, ``output_file`` and ``name`` ask for, checked writing nothing: an
+    ``output_file`` gives the folder and an exact file name, without ``name``, naming no folder, for a task that
+    makes one image (``count``; ``None``: unknown). :class:`UsageError` otherwise."""
+    naming = Naming.of(name)
+    if output_file is not None:
+        given = os.fspath(output_file)
+        if name is not None:
+            raise UsageError("give -O (output_file) or --name (name), not both: -O names the one file")
+        path = Path(given).expanduser()
+        if given.endswith(("/", os.sep)) or path.is_dir():
+            raise UsageError(f"-O (output_file) {given} is a folder; save into a folder with -o (output_dir)")
+        naming, output_dir = Naming(file=path.name), path.parent
+    naming.check_count(count, what=what)
+    return output_dir, naming
 
 
 def check_output_dir(output_dir: str | os.PathLike[str]) -> Path:

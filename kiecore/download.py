@@ -1,7 +1,7 @@
 """Fetch result files: no credentials, http(s) only, public hosts only unless allowed, at most 3 redirects (each
 hop checked again), a size cap and a time budget. A file streams to a temporary file in the target folder, is
 named by its own first bytes (PNG, JPEG, WebP or GIF, nothing else) and is linked into place, never over an
-existing file unless asked. File names come from the task id, never the server.
+existing file unless asked. File names come from the caller (:mod:`kiecore.naming`), never the server.
 
 Failures of the local disk (:class:`LocalWriteError`) are never retried; network failures are, at most
 ``retry.attempts`` times in all and never past the budget."""
@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
@@ -23,6 +23,7 @@ from urllib3.exceptions import HTTPError
 
 from kiecore import urlcheck
 from kiecore.errors import DownloadError, LinkExpiredError, LocalWriteError
+from kiecore.events import RetryCause, RetryEvent, report
 from kiecore.imagetypes import EXTENSIONS, SNIFF_BYTES, sniff
 from kiecore.journal import process_alive
 from kiecore.retry import RETRYABLE_STATUSES, RetryPolicy
@@ -35,7 +36,6 @@ MAX_REDIRECTS = 3
 
 IfExists = Literal["error", "overwrite", "keep"]
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 64 * 1024
 _CONNECT_TIMEOUT = 10.0
 _SLACK = 0.05  # seconds: a wait cut short by the budget may wake this much before its end
@@ -46,23 +46,14 @@ _BINARY_TYPES = ("application/octet-stream", "binary/octet-stream")
 _PARTIAL_TAIL = r"\.(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.part"
 
 
-def file_name(task_id: str, index: int, count: int, extension: str) -> str:
-    """``<task id>.<ext>`` for a single result, ``<task id>_<n>.<ext>`` (1-based) for several."""
-    stem = _task_stem(task_id)
-    return f"{stem}.{extension}" if count == 1 else f"{stem}_{index + 1}.{extension}"
-
-
-def existing_result(directory: Path, task_id: str, index: int, count: int) -> Path | None:
-    """The saved file of result ``index`` (of ``count``) of ``task_id`` in ``directory``, whichever of the four
-    image extensions it has; ``None`` if there is none. Complete by construction: files appear only whole."""
-    return _existing(directory, lambda extension: file_name(task_id, index, count, extension))
-
-
-def remove_partials(directory: Path, task_id: str) -> int:
-    """Delete the temporary files that killed downloads of exactly ``task_id`` left in ``directory``; returns
-    how many. Files of a live process other than this one are left alone (that download is still running).
-    Best effort: a file that cannot be listed or deleted is skipped."""
-    pattern = re.compile(re.escape(f".{_task_stem(task_id)}") + r"(?:_[1-9][0-9]*)?" + _PARTIAL_TAIL)
+def remove_partials(directory: Path, stems: Iterable[str]) -> int:
+    """Delete the temporary files that killed writes of exactly these result ``stems`` (:func:`result_stem`) left
+    in ``directory``; returns how many. Files of a live process other than this one are left alone (that
+    download is still running). Best effort: a file that cannot be listed or deleted is skipped."""
+    names = sorted({re.escape(f".{stem}") for stem in stems})
+    if not names:
+        return 0
+    pattern = re.compile(f"(?:{'|'.join(names)})" + _PARTIAL_TAIL)
     removed = 0
     with contextlib.suppress(OSError), os.scandir(directory) as entries:
         for entry in entries:
@@ -72,6 +63,34 @@ def remove_partials(directory: Path, task_id: str) -> int:
                     os.unlink(entry.path)
                     removed += 1
     return removed
+
+
+def result_stem(name: Callable[[str], str]) -> str:
+    """What ``name`` gives before the extension: a temporary file's prefix, known before the image's type is."""
+    probe = name("png")
+    return probe.removesuffix(".png")
+
+
+def write_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` whole or not at all (a temporary file beside it, flushed, then renamed over it),
+    with the mode of any file the user makes (0666 less the umask), as results are saved. Raises
+    :class:`LocalWriteError`."""
+    _make_directory(path.parent)
+    handle, temp = _create_partial(path.parent, path.name)
+    try:
+        try:
+            _write(handle, data, temp)
+            _sync(handle, temp)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(handle)
+            raise
+        _close(handle, temp)
+        _replace(temp, path)
+        return path
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
 
 
 class Downloader:
@@ -155,6 +174,7 @@ class Downloader:
                         f"could not download {_short(url)}: {failure}; no time left to retry within "
                         f"the {budget.seconds:.1f}s budget"
                     ) from None
+                report(_retry_event(url, failure, attempt=attempt + 1, delay=delay))
                 self._sleep(delay)
 
     def _fetch_once(
@@ -226,7 +246,7 @@ class Downloader:
     ) -> Path:
         """Stream the body to a temporary file, sniff its type, then link it into place as ``name(type)``."""
         _make_directory(directory)
-        handle, temp = _create_partial(directory, _result_stem(name))
+        handle, temp = _create_partial(directory, result_stem(name))
         try:
             try:
                 extension = self._receive(response, handle, temp, url, budget)
@@ -301,14 +321,20 @@ class _Retryable(Exception):
     """A download failure worth another try."""
 
 
-def _task_stem(task_id: str) -> str:
-    return _SAFE.sub("_", task_id).strip("._") or "task"
-
-
-def _result_stem(name: Callable[[str], str]) -> str:
-    """What ``name`` gives before the extension: the temporary file's prefix, known before the type is."""
-    probe = name("png")
-    return probe.removesuffix(".png")
+def _retry_event(url: str, failure: _Retryable, *, attempt: int, delay: float) -> RetryEvent:
+    """The retry of a download, for the caller's ``on_retry`` (:mod:`kiecore.events`): a file host's 5xx is a
+    server error, anything else a host that gave no answer."""
+    message = str(failure)
+    code = int(message[5:]) if message.startswith("HTTP ") and message[5:].isdigit() else None
+    return RetryEvent(
+        what="download",
+        host=urlsplit(url).hostname or "",
+        cause=RetryCause.SERVER if code is not None else RetryCause.UNREACHABLE,
+        attempt=attempt,
+        delay=delay,
+        error=message,
+        code=code,
+    )
 
 
 def _existing(directory: Path, name: Callable[[str], str]) -> Path | None:
@@ -438,7 +464,7 @@ def _replace(temp: Path, target: Path) -> None:
 
 def _remove_other_types(directory: Path, name: Callable[[str], str], extension: str) -> None:
     for other in EXTENSIONS:
-        if other != extension:
+        if other != extension and name(other) != name(extension):  # an exact name is the same for every type
             path = directory / name(other)
             try:
                 path.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ Hierarchy::
     ├── UsageError                 bad input, refused before anything is sent        (exit 2)
     │   ├── InvalidParameterError  a parameter value the model does not accept
     │   ├── UnknownModelError      no installed plugin serves that model
+    │   │   └── ModelNotInstalledError  a model kiecore knows, whose plugin is not installed
     │   ├── MissingAPIKeyError     KIE_API_KEY is not set
     │   └── WrongKeyError          a journalled task was created with another key or host
     ├── TaskBusyError              another live process is handling that task          (exit 1)
@@ -54,12 +55,38 @@ class UsageError(KieError):
 
 
 class InvalidParameterError(UsageError):
-    """A parameter value the model does not accept. ``parameter`` and ``value`` name the culprit."""
+    """A parameter value the model does not accept. ``parameter`` and ``value`` name the culprit.
 
-    def __init__(self, message: str, *, parameter: str | None = None, value: Any = None) -> None:
+    ``common`` is the common request field or setting the value was given as (``image_urls``, ``aspect_ratio``,
+    ``callback_url``, ``profile``, ...; ``None``: a model-specific parameter, given under its wire name
+    ``parameter``). ``named`` is the text by
+    which the message names the parameter (``None``: it names none, or several), so that a front end can name
+    it as its own users typed it: :meth:`renamed`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        value: Any = None,
+        common: str | None = None,
+        named: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.parameter = parameter
         self.value = value
+        self.common = common
+        self.named = named if named and named in message else None
+
+    def renamed(self, name: str) -> str:
+        """The message with its naming of the parameter (:attr:`named`, where it first occurs) replaced by
+        ``name``; the message as it is when it names no parameter."""
+        message = str(self)
+        if self.named is None:
+            return message
+        before, _, after = message.partition(self.named)
+        return f"{before}{name}{after}"
 
 
 class UnknownModelError(UsageError):
@@ -70,6 +97,22 @@ class UnknownModelError(UsageError):
         super().__init__(f"unknown model {name!r}{hint}")
         self.name = name
         self.suggestions = suggestions
+
+
+class ModelNotInstalledError(UnknownModelError):
+    """``name`` is a model of a kiecore plugin (:mod:`kiecore.catalog`) that is not installed, or not loaded:
+    ``distribution`` is the plugin to install, ``reason`` (when given) why an installed one is not in use."""
+
+    def __init__(self, name: str, distribution: str, reason: str | None = None) -> None:
+        super().__init__(name)
+        if reason is None:
+            reason = (
+                f"which is not installed: pip install {distribution}"
+                f" (from a checkout: pip install ./plugins/{distribution})"
+            )
+        self.args = (f"{name} is in the {distribution} plugin, {reason}",)
+        self.distribution = distribution
+        self.reason = reason
 
 
 class MissingAPIKeyError(UsageError):
@@ -169,14 +212,20 @@ class DeadlineExceededError(KieError):
 
     exit_code = 5
 
-    def __init__(self, handle: TaskHandle, timeout: float, last: TaskStatus | None = None) -> None:
+    def __init__(
+        self, handle: TaskHandle, timeout: float, last: TaskStatus | None = None, *, base_url: str | None = None
+    ) -> None:
+        from kiecore.hints import connection_options
+
         super().__init__(
             f"task {handle.task_id} ({handle.model}) did not finish within {timeout:g}s; "
             f"check it later with: kie status {handle.model} {handle.task_id}"
+            + connection_options(base_url, handle.profile)
         )
         self.handle = handle
         self.timeout = timeout
         self.last = last
+        self.base_url = base_url
 
 
 class DownloadError(KieError):

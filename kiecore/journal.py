@@ -47,9 +47,10 @@ import attrs
 from kiecore.errors import KieError
 from kiecore.journal_fallback import FallbackLog, FallbackRecord
 from kiecore.model import GenerationRequest, Profile, TaskHandle, TaskState, TaskStatus
+from kiecore.naming import Naming
 from kiecore.serialization import from_json, to_json
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: A ``submitting`` row older than this (seconds) is reported as uncertain even if its process still lives.
 STALE_SUBMIT_SECONDS = 600.0
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -74,7 +75,8 @@ _SCHEMA = (
 #: From schema version 1: entries remember which key created them (a fingerprint, never the key). From 2: the
 #: run times the service reported, per (base URL, model), which the engine learns its poll schedule from. From 3:
 #: entries may carry an item key naming the batch item they are (:meth:`Journal.find_item`). From 4: the URLs
-#: local images were uploaded to (:meth:`Journal.cached_upload`).
+#: local images were uploaded to (:meth:`Journal.cached_upload`). From 5: how an entry's results are named
+#: (a :class:`~kiecore.naming.Naming` as JSON; ``NULL``: the default), so a resume finds them.
 _MIGRATIONS = {
     1: ("ALTER TABLE tasks ADD COLUMN key_fingerprint TEXT",),
     2: (
@@ -91,6 +93,7 @@ _MIGRATIONS = {
         " key_fingerprint TEXT NOT NULL, download_url TEXT NOT NULL, uploaded_at REAL NOT NULL,"
         " PRIMARY KEY (sha256, upload_url, key_fingerprint))",
     ),
+    5: ("ALTER TABLE tasks ADD COLUMN naming TEXT",),
 }
 
 
@@ -124,7 +127,8 @@ _S = JournalState
 @attrs.frozen(kw_only=True)
 class JournalEntry:
     """One journal row. ``pid`` is the process that last wrote it (for ``submitting`` rows: the submitter);
-    ``item_key`` names the batch item the task is (``None`` outside a batch)."""
+    ``item_key`` names the batch item the task is (``None`` outside a batch); ``naming`` says how its results
+    are named in ``output_dir``."""
 
     id: int
     model: str
@@ -145,6 +149,7 @@ class JournalEntry:
     pid: int | None = None
     key_fingerprint: str | None = None
     item_key: str | None = None
+    naming: Naming = attrs.field(factory=Naming)
 
     @property
     def handle(self) -> TaskHandle | None:
@@ -327,20 +332,23 @@ class Journal:
         output_dir: str | None,
         key_fingerprint: str | None = None,
         item_key: str | None = None,
+        naming: Naming | None = None,
     ) -> int:
         """Record a create request about to be sent (state ``submitting``); returns the new entry's id.
 
         Call it before sending; if it raises, send nothing. ``base_url`` is stored without a trailing slash;
         ``key_fingerprint`` (:func:`kiecore.redaction.key_fingerprint`) says which key may resume the task;
-        ``item_key`` names the batch item it is (:meth:`find_item`).
+        ``item_key`` names the batch item it is (:meth:`find_item`); ``naming`` how its results are named
+        (``None``: the default).
         """
         now = time.time()
         row = (model, Profile(profile).value, base_url.rstrip("/"), json.dumps(to_json(request)), output_dir)
+        named = None if naming is None or naming.is_default else json.dumps(to_json(naming))
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO tasks (model, profile, base_url, request, output_dir, state, created_at, updated_at,"
-                " pid, key_fingerprint, item_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row, _S.SUBMITTING.value, now, now, os.getpid(), key_fingerprint, item_key),
+                " pid, key_fingerprint, item_key, naming) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, _S.SUBMITTING.value, now, now, os.getpid(), key_fingerprint, item_key, named),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -451,6 +459,11 @@ class Journal:
         """The user gives up on an unfinished entry: it leaves ``resumable()`` and ``attention()`` for good."""
         unfinished = {_S.SUBMITTING, _S.UNCERTAIN, _S.SUBMITTED, _S.SUCCEEDED, _S.ABANDONED}
         self._change(entry_id, self._from(entry_id, unfinished, _S.ABANDONED))
+
+    def move_output(self, entry_id: int, folder: str | os.PathLike[str]) -> None:
+        """The entry's results now go to ``folder`` (``kie resume -o DIR``): its recorded output folder, in any
+        state. The files already saved elsewhere stay recorded where they are."""
+        self._change(entry_id, lambda _db, _state, _task_id: {"output_dir": os.fspath(folder)}, durable=False)
 
     def note_error(self, entry_id: int, error: str) -> None:
         """Record the last error (e.g. a timeout while waiting), first line only; the state is unchanged."""
@@ -599,6 +612,7 @@ class Journal:
                 output_dir=record.output_dir,
                 key_fingerprint=record.key_fingerprint,
                 item_key=record.item_key,
+                naming=record.naming,
             )
         assert entry_id is not None
         state = JournalState(record.state)
@@ -679,4 +693,16 @@ def _entry(row: sqlite3.Row) -> JournalEntry:
         pid=row["pid"],
         key_fingerprint=row["key_fingerprint"],
         item_key=row["item_key"],
+        naming=_naming(row["naming"]),
     )
+
+
+def _naming(stored: str | None) -> Naming:
+    """An entry's naming as stored (``NULL``: the default); one this kiecore cannot read counts as the default,
+    so that one odd row never hides the others."""
+    if stored is None:
+        return Naming()
+    try:
+        return from_json(Naming, json.loads(stored))
+    except Exception:
+        return Naming()

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from kiecore.model import GenerationRequest, Profile, TaskHandle
+from kiecore.naming import Naming
 from kiecore.serialization import from_json, to_json
 
 
@@ -43,6 +44,7 @@ class FallbackRecord:
     fail_message: str | None = None
     key_fingerprint: str | None = None
     item_key: str | None = None
+    naming: Naming = attrs.field(factory=Naming)
 
     @property
     def handle(self) -> TaskHandle:

@@ -3,7 +3,7 @@
 A plugin that fails to import or register is recorded in ``Registry.failures`` (``kie models`` shows it);
 the others load regardless. ``KIECORE_LOAD_PLUGINS`` (allow-list) and ``KIECORE_DISABLE_PLUGINS``
 (deny-list) take comma-separated entry-point or distribution names; an allow-list that is set but empty
-loads nothing.
+loads nothing. A plugin they turn off is recorded in ``Registry.skipped``, with which list did.
 
 A plugin is built against a hook contract, so each plugin distribution states the kiecore versions it works
 with (``dependencies = ["kiecore>=0.1,<0.2"]``, read back as its ``Requires-Dist``). A plugin whose range
@@ -34,7 +34,8 @@ import importlib_metadata
 import pluggy
 
 from kiecore import version
-from kiecore.registry import PluginInfo, Registry
+from kiecore.distributions import facts_of
+from kiecore.registry import LoadFailure, PluginInfo, Registry
 
 ENTRY_POINT_GROUP = "kiecore.plugins"
 ALLOW_ENV = "KIECORE_LOAD_PLUGINS"
@@ -62,11 +63,16 @@ def _switched_on(value: str | None) -> bool:
 
 def is_enabled(info: PluginInfo, environ: Mapping[str, str]) -> bool:
     """Whether the allow- and deny-lists in ``environ`` let this plugin load."""
+    return _turned_off(info, environ) is None
+
+
+def _turned_off(info: PluginInfo, environ: Mapping[str, str]) -> str | None:
+    """Which list in ``environ`` keeps this plugin from loading, as a reason (``None``: neither does)."""
     keys = {info.name, info.distribution}
     allow = environ.get(ALLOW_ENV)
     if allow is not None and not keys & _names(allow):
-        return False
-    return not keys & _names(environ.get(DENY_ENV, ""))
+        return f"{ALLOW_ENV} does not name it"
+    return f"{DENY_ENV} names it" if keys & _names(environ.get(DENY_ENV, "")) else None
 
 
 def incompatibility(info: PluginInfo, requires: Iterable[str] | None, core_version: str) -> str | None:
@@ -94,15 +100,17 @@ def load_registry(environ: Mapping[str, str] | None = None) -> Registry:
     if _switched_on(environ.get(TRACE_ENV)):
         trace_hooks(registry)
     for entry_point in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = entry_point.dist
+        facts = facts_of(entry_point.dist) if entry_point.dist is not None else None
         info = PluginInfo(
             name=entry_point.name,
-            distribution=dist.name if dist is not None else "(unknown distribution)",
-            version=dist.version if dist is not None else "",
+            distribution=facts.name if facts is not None and facts.name else "(unknown distribution)",
+            version=facts.version if facts is not None else "",
         )
-        if not is_enabled(info, environ):
+        off = _turned_off(info, environ)
+        if off is not None:
+            registry.skipped.append(LoadFailure(info, off))
             continue
-        refusal = incompatibility(info, dist.requires if dist is not None else None, version.__version__)
+        refusal = incompatibility(info, facts.requires if facts is not None else None, version.__version__)
         if refusal is not None:
             registry.record_failure(info, refusal)
             continue

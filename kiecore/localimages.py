@@ -11,14 +11,12 @@ the engine's upload step uploads it and puts the URL it was uploaded to in its p
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
@@ -64,6 +62,16 @@ def is_http_url(value: Any) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
+def _url2pathname(path: str) -> str:
+    """What ``urllib.request.url2pathname`` does, without importing ``urllib.request`` (http, email, ...): a
+    ``file:`` URL's path as a local path."""
+    if os.name == "nt":
+        import nturl2path
+
+        return nturl2path.url2pathname(path)
+    return unquote(path)
+
+
 def local_path(value: str) -> Path | None:
     """The absolute path of the file ``value`` names, or ``None`` for an http(s) URL; ``ValueError`` for an empty
     value, a malformed http(s) URL, a ``file:`` URL of another host, or any other ``scheme://``."""
@@ -78,7 +86,7 @@ def local_path(value: str) -> Path | None:
     if scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path:
             raise ValueError("a file: URL of another host")
-        return Path(os.path.abspath(url2pathname(parts.path)))
+        return Path(os.path.abspath(_url2pathname(parts.path)))
     if "://" in value:
         raise ValueError(f"a {parts.scheme}: URL")
     return Path(os.path.abspath(os.path.expanduser(value)))
@@ -124,7 +132,7 @@ def check_image(name: str, value: Any, max_bytes: int = MAX_IMAGE_BYTES) -> str:
     (:func:`file_url`). Raises :class:`InvalidParameterError` naming ``name`` and saying what to do."""
     if not isinstance(value, str):
         raise InvalidParameterError(
-            f"{name} must be a URL or the path of an image file, got {value!r}", parameter=name, value=value
+            f"{name} must be a URL or the path of an image file, got {value!r}", parameter=name, value=value, named=name
         )
     try:
         path = local_path(value)
@@ -133,12 +141,13 @@ def check_image(name: str, value: Any, max_bytes: int = MAX_IMAGE_BYTES) -> str:
             f"{name} must be an http(s) URL or the path of a local image file, got {value!r}",
             parameter=name,
             value=value,
+            named=name,
         ) from None
     if path is None:
         return value
     reason = problem(path, max_bytes)
     if reason is not None:
-        raise InvalidParameterError(f"{name}: {value}: {reason}", parameter=name, value=value)
+        raise InvalidParameterError(f"{name}: {value}: {reason}", parameter=name, value=value, named=name)
     return path.as_uri()
 
 
@@ -159,6 +168,8 @@ def read_image(path: Path, max_bytes: int = MAX_IMAGE_BYTES) -> LocalImage:
             elif extension is None:
                 reason = _NOT_AN_IMAGE
             else:
+                import hashlib  # only once a file is read to upload it: hashlib loads OpenSSL, off the start-up path
+
                 return LocalImage(path, data, hashlib.sha256(data).hexdigest(), extension)
     raise NotAnImageFile(f"{path}: {reason}")
 

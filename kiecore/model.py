@@ -121,8 +121,10 @@ class TaskStatus:
 
 @attrs.frozen(kw_only=True)
 class GenerationResult:
-    """What :meth:`kiecore.Client.generate` returns: the task, its final status and the saved files."""
+    """What :meth:`kiecore.Client.generate` returns: the task, its final status, the saved files and the
+    sidecar written beside them (``None`` when nothing was saved, or it could not be written)."""
 
     handle: TaskHandle
     status: TaskStatus
     files: tuple[Path, ...] = ()
+    sidecar: Path | None = None

@@ -21,9 +21,11 @@ from typing import TextIO
 import attrs
 
 from kiecore.errors import SubmitUncertainError
+from kiecore.hints import connection_options
 from kiecore.journal import Journal, JournalEntry, JournalError, clean_text
 from kiecore.journal_fallback import FallbackRecord
 from kiecore.model import GenerationRequest, Profile, TaskHandle, TaskState, TaskStatus
+from kiecore.naming import Naming
 
 log = logging.getLogger("kiecore.journal")
 log.addHandler(logging.NullHandler())  # its notices are written to the stream already: no second copy on stderr
@@ -42,6 +44,7 @@ class Ticket:
     output_dir: str | None
     key_fingerprint: str | None
     item_key: str | None = None
+    naming: Naming = attrs.field(factory=Naming)
 
 
 class Recorder:
@@ -78,8 +81,10 @@ class Recorder:
         output_dir: str | None,
         key_fingerprint: str | None,
         item_key: str | None = None,
+        naming: Naming | None = None,
     ) -> Ticket:
-        """Write the entry of a create about to be sent, with the batch item's ``item_key`` if any. Raises
+        """Write the entry of a create about to be sent, with the batch item's ``item_key`` if any and how its
+        results are to be named (``naming``; ``None``: the default). Raises
         :class:`JournalError` (send nothing) if the journal cannot record it; the first call also checks the
         journal's health."""
         entry_id = None
@@ -96,8 +101,11 @@ class Recorder:
                 output_dir=output_dir,
                 key_fingerprint=key_fingerprint,
                 item_key=item_key,
+                naming=naming,
             )
-        return Ticket(entry_id, base_url.rstrip("/"), request, output_dir, key_fingerprint, item_key)
+        return Ticket(
+            entry_id, base_url.rstrip("/"), request, output_dir, key_fingerprint, item_key, naming or Naming()
+        )
 
     # -- the create's outcome -------------------------------------------------------------------------
 
@@ -118,6 +126,7 @@ class Recorder:
             entry_id=ticket.entry_id,
             key_fingerprint=ticket.key_fingerprint,
             item_key=ticket.item_key,
+            naming=ticket.naming,
         )
         key = (ticket.base_url, handle.task_id)
         with self._lock:
@@ -171,6 +180,7 @@ class Recorder:
                 fail_message=entry.fail_message,
                 key_fingerprint=entry.key_fingerprint,
                 item_key=entry.item_key,
+                naming=entry.naming,
             )
 
     def entry_id(self, base_url: str, task_id: str) -> int | None:
@@ -218,6 +228,14 @@ class Recorder:
             return attrs.evolve(record, state="downloaded", files=tuple(str(file) for file in files))
 
         self._fact(base_url, handle, update, lambda journal, entry_id: journal.downloaded(entry_id, files))
+
+    def moved(self, base_url: str, handle: TaskHandle, folder: Path) -> None:
+        """The task's results now go to ``folder`` (``kie resume -o DIR``)."""
+
+        def update(record: FallbackRecord) -> FallbackRecord:
+            return attrs.evolve(record, output_dir=str(folder))
+
+        self._fact(base_url, handle, update, lambda journal, entry_id: journal.move_output(entry_id, folder))
 
     def note_error(self, base_url: str, handle: TaskHandle, error: str) -> None:
         """The last error about a task (e.g. a timeout); best effort, the state is unchanged."""
@@ -323,5 +341,4 @@ class Recorder:
 
 
 def _connection_hint(record: FallbackRecord) -> str:
-    hint = f" --base-url {record.base_url}" if record.base_url.rstrip("/") != "https://api.kie.ai" else ""
-    return hint + (" --profile reference" if record.profile is Profile.REFERENCE else "")
+    return connection_options(record.base_url, record.profile)

@@ -3,7 +3,6 @@ hooks. Every registry holds the built-in dialects (:data:`kiecore.dialects.built
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,9 +10,10 @@ import attrs
 import pluggy
 
 from kiecore import hookspecs
+from kiecore.catalog import distribution_of
 from kiecore.declarations import ModelSpec
 from kiecore.dialects import WireDialect, builtin_dialects, for_reply
-from kiecore.errors import ParseError, PluginError, UnknownModelError
+from kiecore.errors import ModelNotInstalledError, ParseError, PluginError, UnknownModelError
 from kiecore.model import GenerationRequest, Profile, TaskStatus
 from kiecore.wire.request import WireRequest
 
@@ -32,7 +32,7 @@ class PluginInfo:
 
 @attrs.frozen
 class LoadFailure:
-    """A plugin that could not be loaded, and why (one line)."""
+    """A plugin that could not be loaded (or, in :attr:`Registry.skipped`, was not), and why (one line)."""
 
     plugin: PluginInfo
     error: str
@@ -57,7 +57,8 @@ def new_plugin_manager() -> pluggy.PluginManager:
 
 
 class Registry:
-    """Models by id and alias, the plugins behind them, load failures and name conflicts."""
+    """Models by id and alias, the plugins behind them, load failures, name conflicts, and the installed plugins
+    left unloaded on purpose (:attr:`skipped`: the allow- and deny-lists)."""
 
     def __init__(self, manager: pluggy.PluginManager | None = None) -> None:
         self.manager = manager or new_plugin_manager()
@@ -66,6 +67,7 @@ class Registry:
         self._callers: dict[tuple[str, str], Any] = {}
         self._dialects: dict[str, tuple[WireDialect, PluginInfo]] = {}
         self.failures: list[LoadFailure] = []
+        self.skipped: list[LoadFailure] = []
         self.add_plugin(builtin_dialects, BUILTIN_DIALECTS)
 
     @classmethod
@@ -163,18 +165,34 @@ class Registry:
         return self.dialect(entry.spec.wire(profile).dialect)
 
     def resolve(self, name: str) -> ModelEntry:
-        """The model called ``name`` (id or alias). Raises UnknownModelError or, on a conflict, PluginError."""
+        """The model called ``name`` (id or alias). Raises :class:`ModelNotInstalledError` for a model of a kiecore
+        plugin that is not loaded (:mod:`kiecore.catalog`), :class:`UnknownModelError` for any other name, and on
+        a conflict :class:`PluginError`."""
         claimants = self._names.get(name)
         if claimants is None:
             folded = {key.lower(): key for key in self._names}
             claimants = self._names.get(folded.get(name.lower(), ""))
         if not claimants:
-            close = difflib.get_close_matches(name, list(self._names), n=3, cutoff=0.5)
-            raise UnknownModelError(name, tuple(close))
+            raise self._unknown(name)
         if len(claimants) > 1:
             who = " and ".join(str(entry.plugin) for entry in claimants)
             raise PluginError(f"model name {name!r} is claimed by both {who}; uninstall or disable one of them")
         return claimants[0]
+
+    def _unknown(self, name: str) -> UnknownModelError:
+        distribution = distribution_of(name)
+        if distribution is None:
+            import difflib  # only for a name that is not found
+
+            close = difflib.get_close_matches(name, list(self._names), n=3, cutoff=0.5)
+            return UnknownModelError(name, tuple(close))
+        failed = next((f for f in self.failures if f.plugin.distribution == distribution), None)
+        if failed is not None:
+            return ModelNotInstalledError(name, distribution, f"which failed to load: {failed.error}")
+        skipped = next((f for f in self.skipped if f.plugin.distribution == distribution), None)
+        if skipped is not None:
+            return ModelNotInstalledError(name, distribution, f"which is installed but not loaded: {skipped.error}")
+        return ModelNotInstalledError(name, distribution)
 
     # -- hooks ---------------------------------------------------------------------------------------
 

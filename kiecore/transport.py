@@ -47,6 +47,7 @@ from kiecore.errors import (
     TransportError,
     UsageError,
 )
+from kiecore.events import report, retry_event
 from kiecore.model import Profile
 from kiecore.redaction import RedactingFilter, clean_api_key, redact
 from kiecore.retry import (
@@ -170,7 +171,8 @@ class Transport:
         prove it was refused (:func:`~kiecore.retry.create_outcome`) raises :class:`SubmitUncertainError`.
         Waits never run past ``deadline`` (a ``clock()`` value), and neither does reading a reply. With
         ``once`` there is one attempt: what would be retried raises at once, for a caller that schedules its own
-        retries through its rate limits (each attempt is an arrival the service counts).
+        retries through its rate limits (each attempt is an arrival the service counts). Before each retry a
+        :class:`~kiecore.events.RetryEvent` is reported (:func:`kiecore.events.report`).
         """
         url = self._prefix + request.path + (f"?{urlencode(request.query)}" if request.query else "")
         if request.data is not None:  # a body of its own (a multipart upload), sent as it is
@@ -189,6 +191,8 @@ class Transport:
             if delay is None:
                 raise outcome.error
             log.debug("retrying in %.2fs after: %s", delay, outcome.error)
+            what = "upload" if request.data is not None else "query" if idempotent else "create"
+            report(retry_event(what, self._host, outcome.error, attempt=attempt + 1, delay=delay))
             self._sleep(delay)
 
     def _retry_delay(self, failure: KieFailure, attempt: int, deadline: float | None) -> float | None:

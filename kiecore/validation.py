@@ -1,8 +1,10 @@
 """Check a :class:`GenerationRequest` against a model's declaration and turn it into wire parameters.
 
 Runs before anything is sent. Every refusal is an :class:`InvalidParameterError` naming the parameter, the
-value and what is allowed. An image parameter's value may name a local file: it is checked here
-(:func:`kiecore.localimages.check_image`) and comes out as its ``file:`` URL, uploaded before the create.
+value and what is allowed, under the name a Python caller gave it (its common name, or its wire name in
+``extra``); the error's ``named`` and ``common`` let ``kie`` name it by its option instead. An image
+parameter's value may name a local file: it is checked here (:func:`kiecore.localimages.check_image`) and
+comes out as its ``file:`` URL, uploaded before the create.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ def resolve_params(model: ModelSpec, profile: Profile, request: GenerationReques
         wire = model.wire(profile)
     except LookupError:
         raise InvalidParameterError(
-            f"{model.id} has no {profile.value} profile; use --profile live", parameter="profile", value=profile.value
+            f"{model.id} has no {profile.value} profile; use --profile live",
+            parameter="profile",
+            value=profile.value,
+            common="profile",
         ) from None
     given: dict[str, Any] = {}
     source: dict[str, str] = {}  # wire name -> how the caller named it, for messages
@@ -39,8 +44,10 @@ def resolve_params(model: ModelSpec, profile: Profile, request: GenerationReques
                 f"{common} is not supported by {model.id} ({profile.value} profile); leave it out",
                 parameter=common,
                 value=value,
+                common=common,
+                named=common,
             )
-        given[spec.name] = coerce(model, spec, value, named=common)
+        given[spec.name] = coerce(model, spec, value, common=common)
         source[spec.name] = common
     for name, value in request.extra.items():
         spec = wire.param(name)
@@ -53,9 +60,12 @@ def resolve_params(model: ModelSpec, profile: Profile, request: GenerationReques
             )
         if spec.name in given:
             raise InvalidParameterError(
-                f"{name} is given twice (also as {source[spec.name]}); give it once", parameter=name, value=value
+                f"{name} is given twice (also as {source[spec.name]}); give it once",
+                parameter=name,
+                value=value,
+                named=name,
             )
-        given[spec.name] = coerce(model, spec, value, named=name)
+        given[spec.name] = coerce(model, spec, value)
         source[spec.name] = name
     if request.callback_url is not None:
         _check_callback(model, wire, request.callback_url)
@@ -70,7 +80,13 @@ def _finish(model: ModelSpec, wire: WireSpec, given: Mapping[str, Any]) -> dict[
         elif spec.default is not None and (spec.required or spec.send_default):
             value = spec.default
         elif spec.required:
-            raise InvalidParameterError(f"{_label(spec)} is required by {model.id}", parameter=spec.name, value=None)
+            raise InvalidParameterError(
+                f"{_label(spec)} is required by {model.id}",
+                parameter=spec.name,
+                value=None,
+                common=spec.common,
+                named=_label(spec),
+            )
         else:
             continue
         if spec.omit_default and value == spec.default:
@@ -79,7 +95,9 @@ def _finish(model: ModelSpec, wire: WireSpec, given: Mapping[str, Any]) -> dict[
     for group in wire.requires_any:
         if not any(name in params for name in group):
             names = " or ".join(group)
-            raise InvalidParameterError(f"{model.id} needs {names}", parameter=group[0], value=None)
+            first = wire.param(group[0])
+            common = first.common if first is not None else None
+            raise InvalidParameterError(f"{model.id} needs {names}", parameter=group[0], value=None, common=common)
     return params
 
 
@@ -91,27 +109,45 @@ def _label(spec: ParamSpec) -> str:
 def _check_callback(model: ModelSpec, wire: WireSpec, url: str) -> None:
     if wire.callback_field is None:
         raise InvalidParameterError(
-            f"callback_url is not supported by {model.id}; leave it out", parameter="callback_url", value=url
+            f"callback_url is not supported by {model.id}; leave it out",
+            parameter="callback_url",
+            value=url,
+            common="callback_url",
+            named="callback_url",
         )
-    _check_url("callback_url", url)
+    try:
+        _check_url("callback_url", url)
+    except InvalidParameterError as error:
+        error.common = "callback_url"
+        raise
 
 
 def _check_url(name: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise InvalidParameterError(f"{name} must be a URL, got {value!r}", parameter=name, value=value)
+        raise InvalidParameterError(f"{name} must be a URL, got {value!r}", parameter=name, value=value, named=name)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidParameterError(f"{name} must be an http(s) URL, got {value!r}", parameter=name, value=value)
+        raise InvalidParameterError(
+            f"{name} must be an http(s) URL, got {value!r}", parameter=name, value=value, named=name
+        )
     return value
 
 
-def coerce(model: ModelSpec, spec: ParamSpec, value: Any, *, named: str | None = None) -> Any:
+def coerce(model: ModelSpec, spec: ParamSpec, value: Any, *, common: str | None = None) -> Any:
     """Convert ``value`` to the declared kind (strings from the command line included) and check its limits.
-    ``named`` is how the caller named the parameter (its common name, or the wire name), for messages about
-    local image files."""
+    ``common`` is the common parameter the caller gave it as (``None``: under its wire name); a refusal carries
+    it (:attr:`InvalidParameterError.common`)."""
+    try:
+        return _coerce(model, spec, value, _label(spec) if common is not None else spec.name)
+    except InvalidParameterError as error:
+        error.common = common
+        raise
+
+
+def _coerce(model: ModelSpec, spec: ParamSpec, value: Any, called: str) -> Any:
+    """:func:`coerce`'s work; ``called`` is how messages about local image files name the parameter."""
     name = spec.name
     kind = spec.kind
-    called = _label(spec) if named is None or named == spec.common else named
     if kind is ParamKind.BOOLEAN:
         result: Any = _to_bool(name, value)
     elif kind is ParamKind.INTEGER:
@@ -132,12 +168,14 @@ def coerce(model: ModelSpec, spec: ParamSpec, value: Any, *, named: str | None =
             f"{_label(spec)}={result!r} is out of range for {model.id}; allowed {describe_range(spec)}",
             parameter=name,
             value=result,
+            named=_label(spec),
         )
     if isinstance(result, str) and spec.max_length is not None and len(result) > spec.max_length:
         raise InvalidParameterError(
             f"{name} is {len(result)} characters long; {model.id} accepts at most {spec.max_length}",
             parameter=name,
             value=result,
+            named=name,
         )
     return result
 
@@ -169,7 +207,10 @@ def _choose(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
                 return choice
     allowed = ", ".join(str(c) for c in (*spec.choices, *spec.value_map))
     raise InvalidParameterError(
-        f"{_label(spec)}={value!r} is not accepted by {model.id}; allowed: {allowed}", parameter=spec.name, value=value
+        f"{_label(spec)}={value!r} is not accepted by {model.id}; allowed: {allowed}",
+        parameter=spec.name,
+        value=value,
+        named=_label(spec),
     )
 
 
@@ -178,7 +219,7 @@ def _to_bool(name: str, value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise InvalidParameterError(f"{name} must be true or false, got {value!r}", parameter=name, value=value)
+    raise InvalidParameterError(f"{name} must be true or false, got {value!r}", parameter=name, value=value, named=name)
 
 
 def _to_int(name: str, value: Any) -> int:
@@ -191,7 +232,9 @@ def _to_int(name: str, value: Any) -> int:
             return int(value.strip())
         except ValueError:
             pass
-    raise InvalidParameterError(f"{name} must be a whole number, got {value!r}", parameter=name, value=value)
+    raise InvalidParameterError(
+        f"{name} must be a whole number, got {value!r}", parameter=name, value=value, named=name
+    )
 
 
 def _to_number(name: str, value: Any) -> float:
@@ -205,7 +248,7 @@ def _to_number(name: str, value: Any) -> float:
     else:
         number = float("nan")
     if number != number or number in (float("inf"), float("-inf")):
-        raise InvalidParameterError(f"{name} must be a number, got {value!r}", parameter=name, value=value)
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}", parameter=name, value=value, named=name)
     return number
 
 
@@ -214,7 +257,9 @@ def _to_string(spec: ParamSpec, value: Any) -> str:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # e.g. an integer seed for a model that takes it as a string
-    raise InvalidParameterError(f"{spec.name} must be text, got {value!r}", parameter=spec.name, value=value)
+    raise InvalidParameterError(
+        f"{spec.name} must be text, got {value!r}", parameter=spec.name, value=value, named=spec.name
+    )
 
 
 def _one_image(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
@@ -226,6 +271,7 @@ def _one_image(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
             f"{_label(spec)}: {model.id} takes one input image, got {len(value)}; give exactly one",
             parameter=spec.name,
             value=value,
+            named=_label(spec),
         )
     return value[0]
 
@@ -237,7 +283,7 @@ def _to_image(spec: ParamSpec, value: Any, named: str) -> str:
     try:
         return check_image(named, value, spec.max_file_bytes or MAX_IMAGE_BYTES)
     except InvalidParameterError as error:
-        raise InvalidParameterError(str(error), parameter=spec.name, value=value) from None
+        raise InvalidParameterError(str(error), parameter=spec.name, value=value, named=error.named) from None
 
 
 def _to_url_list(spec: ParamSpec, value: Any, named: str) -> list[str]:
@@ -245,7 +291,7 @@ def _to_url_list(spec: ParamSpec, value: Any, named: str) -> list[str]:
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, (list, tuple)):
         raise InvalidParameterError(
-            f"{spec.name} must be a list of URLs, got {value!r}", parameter=spec.name, value=value
+            f"{spec.name} must be a list of URLs, got {value!r}", parameter=spec.name, value=value, named=spec.name
         )
     urls = [_to_image(spec, item, named) for item in value]
     if spec.max_items is not None and len(urls) > spec.max_items:
@@ -253,5 +299,6 @@ def _to_url_list(spec: ParamSpec, value: Any, named: str) -> list[str]:
             f"{spec.name} has {len(urls)} URLs; at most {spec.max_items} are accepted",
             parameter=spec.name,
             value=urls,
+            named=spec.name,
         )
     return urls

@@ -1,8 +1,8 @@
 """kiecore's version, and whether a version range admits it.
 
 ``version`` in pyproject.toml is the only place the version is written: :data:`__version__` reads it back from
-the installed distribution's metadata (the standard library's :mod:`importlib.metadata`). A source checkout
-that is not installed has no metadata and reports :data:`UNKNOWN_VERSION`.
+the installed distribution's metadata (found by ``importlib_metadata``, read by :mod:`kiecore.distributions`). A
+source checkout that is not installed has no metadata and reports :data:`UNKNOWN_VERSION`.
 
 The range check (:func:`mismatch`) is what the plugin loader uses to refuse a plugin built for another kiecore.
 It is a deliberately small subset of PEP 440, so that the core needs no ``packaging`` at run time: specifier
@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import enum
 import re
-from importlib import metadata
+
+import importlib_metadata
+
+from kiecore.distributions import facts_of
 
 #: The version of a kiecore that is imported from a source tree without being installed.
 UNKNOWN_VERSION = "0+unknown"
@@ -26,9 +29,10 @@ UNKNOWN_VERSION = "0+unknown"
 def installed_version(distribution: str) -> str:
     """The version in ``distribution``'s installed metadata; :data:`UNKNOWN_VERSION` when it is not installed."""
     try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
+        found = importlib_metadata.distribution(distribution)
+    except importlib_metadata.PackageNotFoundError:
         return UNKNOWN_VERSION
+    return facts_of(found).version or UNKNOWN_VERSION
 
 
 __version__ = installed_version("kiecore")

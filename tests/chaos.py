@@ -29,6 +29,7 @@ from kiecore.errors import KieError, SubmitUncertainError, TaskFailedError
 from kiecore.journal import BUSY_TIMEOUT_SECONDS, Journal, JournalEntry, JournalError, JournalState
 from kiecore.loading import load_registry
 from kiecore.model import TaskHandle, TaskStatus
+from kiecore.naming import SIDECAR_SUFFIX
 from kiecore.registry import Registry
 from kiecore.testing.endtoend import FAST_RETRY, check_image
 
@@ -165,7 +166,7 @@ def _books(
     uncertain = [entry for entry in entries if entry.state is JournalState.UNCERTAIN]
     orphans = [task_id for task_id in tasks if task_id not in known]
     expected = sum(len(task.urls) for task_id, task in tasks.items() if task_id in known and not task.failed)
-    files = [path for path in out.rglob("*") if path.is_file() and not path.name.startswith(".")]
+    files = _results(out)
     delivered = sum(1 for path in files if check_image(path))
     leaks = sum(
         1
@@ -330,9 +331,7 @@ def run_slow_case(registry: Registry, model: str, on: str, directory: Path, *, t
         for entry in journal.resumable():
             client.resume(entry, timeout=30)
         expected = sum(len(task.urls) for task in emulator.tasks.values())
-    delivered = sum(
-        1 for path in out.rglob("*") if path.is_file() and not path.name.startswith(".") and check_image(path)
-    )
+    delivered = sum(1 for path in _results(out) if check_image(path))
     return SlowOutcome(on, timeout, elapsed, error, delivered, expected)
 
 
@@ -402,7 +401,7 @@ def run_kill_and_resume(
         known = {entry.task_id for entry in entries if entry.task_id}
         orphans = [task_id for task_id in tasks if task_id not in known]
         expected = sum(len(task.urls) for task_id, task in tasks.items() if task_id in known)
-        files = [path for path in out.rglob("*") if path.is_file() and not path.name.startswith(".")]
+        files = _results(out)
         by_task = {task_id: [p for p in files if p.name.startswith(task_id)] for task_id in known}
         delivered = sum(len(paths) for paths in by_task.values())
         return KillOutcome(
@@ -417,3 +416,12 @@ def run_kill_and_resume(
             uncertain_reported=len(attention),
             resume_exit=resumed.returncode,
         )
+
+
+def _results(out: Path) -> list[Path]:
+    """The result files saved under ``out``: not the partial files of downloads, nor the tasks' sidecars."""
+    return [
+        path
+        for path in out.rglob("*")
+        if path.is_file() and not path.name.startswith(".") and not path.name.endswith(SIDECAR_SUFFIX)
+    ]

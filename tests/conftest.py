@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from kiecore.cli import generate_command, main, status_command
+from kiecore.cli import download_command, generate_command, main, status_command
 from kiecore.client import Client
 from kiecore.emulator import Emulator
+from kiecore.journal import Journal
 from kiecore.registry import PluginInfo, Registry
 from kiecore.testing.endtoend import FAST_RETRY, emulator_client
 from tests import sample_plugin
@@ -45,6 +46,13 @@ def client(emulator: Emulator, sample_registry: Registry) -> Iterator[Client]:
 
 
 @pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    """A journal in the test's folder, where the ``kie`` fixture's commands keep theirs too."""
+    with Journal(tmp_path / "journal.sqlite3") as opened:
+        yield opened
+
+
+@pytest.fixture
 def kie(
     kie_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> KieRunner:
@@ -57,6 +65,7 @@ def kie(
     fast = functools.partial(Client, retry=FAST_RETRY)
     monkeypatch.setattr(generate_command, "Client", fast)  # kie batch builds its client there too
     monkeypatch.setattr(status_command, "Client", fast)
+    monkeypatch.setattr(download_command, "Client", fast)
 
     def run(*args: str) -> tuple[int, str, str]:
         polling = args[0] in ("generate", "resume", "batch")

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from kiecore.cli import _parser, batch_command, generate_command
-from kiecore.cli.batch_command import SEVERITY, _eta, _ProgressLine, item_key, worst
+from kiecore.cli.batch_command import SEVERITY, item_key, worst
 from kiecore.cli.options import request_fields
+from kiecore.cli.progress import BatchProgress, eta
 from kiecore.client import Client
 from kiecore.emulator import Emulator
 from kiecore.journal import Journal, JournalState
@@ -108,7 +109,7 @@ def test_a_bad_line_sends_nothing(kie: KieRunner, kie_emulator: Emulator, tmp_pa
     code, out, err = kie("batch", batch_file(tmp_path, *lines), "--model", "nano-banana-pro", "-o", str(tmp_path))
     assert code == 2 and out == "" and kie_emulator.requests == []
     assert len(err.splitlines()) == 7 and "kie: line 1:" not in err
-    assert "kie: line 2: aspect_ratio='7:3' is not accepted by nano-banana-pro" in err
+    assert "kie: line 2: --aspect-ratio='7:3' is not accepted by nano-banana-pro" in err
     assert "kie: line 3: unknown field 'colour'" in err
     assert "kie: line 4: not a valid JSON object" in err
     assert "kie: line 5: unknown model 'nano-banana-prp'; did you mean nano-banana-pro" in err
@@ -149,7 +150,7 @@ def test_skip_invalid_runs_the_good_lines(kie: KieRunner, kie_emulator: Emulator
         "exit_code": 2,
     }
     assert "7:3" in results[2]["error"] and results[1]["files"] and results[3]["files"]
-    assert "kie: line 2: aspect_ratio='7:3'" in err and err.splitlines()[-1] == SUMMARY.format(2, 0, 1, 3)
+    assert "kie: line 2: --aspect-ratio='7:3'" in err and err.splitlines()[-1] == SUMMARY.format(2, 0, 1, 3)
     assert prompts(kie_emulator) == {"good one", "good two"}
 
 
@@ -196,17 +197,17 @@ def test_running_it_again_after_an_interruption_finishes_without_a_new_create(
     kie_emulator.task_seconds = 30
     file = batch_file(tmp_path, "one", '{"prompt": "two", "timeout": 60}', "three")
     args = ("--model", "nano-banana-pro", "-o", str(tmp_path), "--timeout", "0.3")
-    shown = _ProgressLine.show
+    shown = BatchProgress.show
     interrupted: list[bool] = []
 
-    def interrupt_once(self: _ProgressLine, counts: tuple[int, int, int, int]) -> None:
+    def interrupt_once(self: BatchProgress, counts: tuple[int, int, int, int]) -> None:
         """Ctrl-C once lines 1 and 3 timed out, while line 2 still waits (the line is redrawn every loop)."""
         if not interrupted and counts[0] + counts[1] == 2:
             interrupted.append(True)
             raise KeyboardInterrupt
         shown(self, counts)
 
-    monkeypatch.setattr(_ProgressLine, "show", interrupt_once)
+    monkeypatch.setattr(BatchProgress, "show", interrupt_once)
     code, out, err = kie("batch", file, *args)
     assert code == 130 and out == "" and interrupted
     assert err.count("did not finish within 0.3s") == 2
@@ -338,19 +339,21 @@ class _Terminal(io.StringIO):
 
 
 def test_the_progress_line_on_a_terminal_and_off_it() -> None:
+    now = [100.0]
     terminal = _Terminal()
-    progress = _ProgressLine(terminal)
+    progress = BatchProgress(terminal, clock=lambda: now[0], environ={"TERM": "xterm"}, interval=None)
     progress.show((0, 0, 3, 3))
-    assert terminal.getvalue() == "\r\033[Kdone 0 / failed 0 / in flight 3 / total 3, ETA ?"
+    assert terminal.getvalue() == "\r\033[K⠋ done 0 / failed 0 / in flight 3 / total 3  0s, ETA ?"
+    now[0] += 5.0
     progress.finished()
     progress.show((1, 0, 2, 3))
-    assert terminal.getvalue().rsplit("\r\033[K", 1)[1].startswith("done 1 / failed 0 / in flight 2 / total 3, ETA ")
+    assert terminal.getvalue().rsplit("\r\033[K", 1)[1] == "⠴ done 1 / failed 0 / in flight 2 / total 3  5s, ETA 10s"
     progress.clear()
     assert terminal.getvalue().endswith("\r\033[K")
     plain = io.StringIO()
-    _ProgressLine(plain).show((1, 0, 2, 3))
+    BatchProgress(plain, environ={}).show((1, 0, 2, 3))
     assert plain.getvalue() == ""
-    assert [_eta(0, 1, 5.0), _eta(3, 0, 5.0), _eta(2, 2, 10.0), _eta(10, 1, 30.0), _eta(100, 1, 100.0)] == [
+    assert [eta(0, 1, 5.0), eta(3, 0, 5.0), eta(2, 2, 10.0), eta(10, 1, 30.0), eta(100, 1, 100.0)] == [
         "0s",
         "?",
         "10s",

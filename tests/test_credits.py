@@ -334,7 +334,7 @@ def test_kie_models_shows_prices(kie: KieRunner, kie_registry: Registry) -> None
     assert code == 0 and shown["google/nano-banana"] == "4/image"
     assert all(shown[entry.spec.id] == "-" for entry in kie_registry.models() if entry.spec.price is None)
     code, out, _ = kie("models", "--json")
-    prices = {model["id"]: model["price"] for model in json.loads(out)["models"]}
+    prices = {model["id"]: model["price"] for model in map(json.loads, out.splitlines())}
     assert code == 0 and all(prices[entry.spec.id] == to_json(entry.spec.price) for entry in kie_registry.models())
     assert prices["google/nano-banana"]["credits"] == 4 and prices["nano-banana-pro"] is None
     _, out, _ = kie("models", "nano-banana")

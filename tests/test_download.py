@@ -22,6 +22,7 @@ import pytest
 
 from kiecore import download, urlcheck
 from kiecore.errors import DownloadError, LinkExpiredError
+from kiecore.naming import Naming, TaskNames
 from kiecore.retry import RetryPolicy
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
@@ -127,8 +128,12 @@ def local(sleeps: list[float], **options: Any) -> download.Downloader:
     return download.Downloader(allow_private_hosts=True, sleep=sleeps.append, **options)
 
 
+def names(task_id: str = TASK, count: int = 1) -> TaskNames:
+    return Naming().for_task(model="m", task_id=task_id, prompt=None, submitted_at=1.0, count=count)
+
+
 def namer(task_id: str = TASK, index: int = 0, count: int = 1) -> Callable[[str], str]:
-    return lambda extension: download.file_name(task_id, index, count, extension)
+    return names(task_id, count).namer(index)
 
 
 def listing(directory: Path) -> list[str]:
@@ -485,21 +490,22 @@ def dead_pid() -> int:
 
 def test_partials_are_removed_only_for_exactly_that_task_and_dead_or_own_processes(tmp_path: Path) -> None:
     dead, live = dead_pid(), os.getppid()
-    names = {
+    files = {
         f".task_1.{dead}.abc_12.part": True,
         f".task_1_2.{dead}.x8y9.part": True,  # result 2 of task_1
         f".task_1.{os.getpid()}.own.part": True,
         f".task_1.{live}.busy.part": False,  # another process is still downloading it
         f".task_10.{dead}.abc.part": False,  # another task
         f".task_1.x.{dead}.abc.part": False,  # task "task_1.x"
-        f".task_1_0.{dead}.abc.part": False,  # not a result index file_name makes
+        f".task_1_0.{dead}.abc.part": False,  # not a result stem asked for
         "task_1.png": False,
         ".task_1.png.part": False,
     }
-    for name in names:
+    for name in files:
         (tmp_path / name).write_bytes(b"x")
-    assert download.remove_partials(tmp_path, TASK) == 3
-    assert listing(tmp_path) == sorted(name for name, removed in names.items() if not removed)
+    assert download.remove_partials(tmp_path, ["task_1", "task_1_2"]) == 3
+    assert listing(tmp_path) == sorted(name for name, removed in files.items() if not removed)
+    assert download.remove_partials(tmp_path, []) == 0
 
 
 def test_a_partial_is_named_by_the_result_stem_and_this_process(host: FileHost, tmp_path: Path) -> None:
@@ -567,20 +573,31 @@ def test_overwrite_leaves_one_file_per_result(host: FileHost, tmp_path: Path, sl
     assert listing(tmp_path) == ["task_1.png"]
 
 
+def test_overwrite_keeps_a_result_whose_exact_name_holds_another_type(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    url = host.serve("/a.png", PNG)
+    (tmp_path / "fox.jpg").write_bytes(JPEG)
+    exact = Naming(file="fox.jpg").for_task(model="m", task_id=TASK, prompt=None, submitted_at=1.0, count=1)
+    assert local(sleeps).fetch(url, tmp_path, exact.namer(0), if_exists="overwrite") == tmp_path / "fox.jpg"
+    assert listing(tmp_path) == ["fox.jpg"] and (tmp_path / "fox.jpg").read_bytes() == PNG
+
+
 # -- 9. existing_result --------------------------------------------------------------------------------
 
 
 def test_existing_result_finds_a_saved_file_under_any_image_extension(tmp_path: Path) -> None:
-    assert download.existing_result(tmp_path, TASK, 1, 2) is None
+    two = names(count=2)
+    assert two.existing(tmp_path, 1) is None
     (tmp_path / "task_1_2.gif.part").write_bytes(GIF)
     (tmp_path / ".task_1_2.123.abc.part").write_bytes(GIF)
     (tmp_path / "task_1_2.bin").write_bytes(GIF)
     (tmp_path / "task_1_2.png").mkdir()
-    assert download.existing_result(tmp_path, TASK, 1, 2) is None
+    assert two.existing(tmp_path, 1) is None
     (tmp_path / "task_1_2.gif").write_bytes(GIF)
-    assert download.existing_result(tmp_path, TASK, 1, 2) == tmp_path / "task_1_2.gif"
-    assert download.existing_result(tmp_path, TASK, 0, 2) is None
-    assert download.existing_result(tmp_path / "missing", TASK, 1, 2) is None
+    assert two.existing(tmp_path, 1) == tmp_path / "task_1_2.gif"
+    assert two.existing(tmp_path, 0) is None
+    assert two.existing(tmp_path / "missing", 1) is None
 
 
 # -- what stays as it was ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from kiecore.journal import (
     process_alive,
 )
 from kiecore.model import GenerationRequest, Profile, TaskHandle, TaskState, TaskStatus
+from kiecore.naming import Naming
 from kiecore.ratelimit import account_fingerprint
 
 BASE = "https://api.kie.ai"
@@ -52,14 +53,9 @@ DOCUMENTED_COLUMNS = {
     "pid",
     "key_fingerprint",
     "item_key",
+    "naming",
 }
 S = JournalState
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    with Journal(tmp_path / "journal.sqlite3") as journal:
-        yield journal
 
 
 def begin(journal: Journal, prompt: str = "a red fox", extra: dict[str, object] | None = None) -> int:
@@ -367,6 +363,7 @@ def test_the_journal_never_holds_the_key(tmp_path: Path, monkeypatch: pytest.Mon
     parameters = set(inspect.signature(Journal.begin_submit).parameters)
     # a fingerprint (a SHA-256 digest of host and key) says which key may resume a task; never the key
     expected = {"self", "model", "profile", "base_url", "request", "output_dir", "key_fingerprint", "item_key"}
+    expected.add("naming")  # how its files are named: a template or a file name, never a secret
     assert parameters == expected
     path = tmp_path / "journal.sqlite3"
     with Journal(path) as journal:
@@ -465,9 +462,10 @@ def test_a_version_3_journal_gains_item_keys(tmp_path: Path) -> None:
     with Journal(path) as journal:
         old = begin(journal)
         journal.submitted(old, handle())
-    with sqlite3.connect(path) as db:  # what version 3 had: no item_key column and no index on it
+    with sqlite3.connect(path) as db:  # what version 3 had: no item_key column and no index on it, no naming
         db.execute("DROP INDEX tasks_item_key")
         db.execute("ALTER TABLE tasks DROP COLUMN item_key")
+        db.execute("ALTER TABLE tasks DROP COLUMN naming")
         db.execute("PRAGMA user_version = 3")
     with Journal(path) as journal:
         (entry,) = journal.resumable()
@@ -481,6 +479,42 @@ def test_a_version_3_journal_gains_item_keys(tmp_path: Path) -> None:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         indexes = {row[1] for row in db.execute("PRAGMA index_list(tasks)")}
     assert "tasks_item_key" in indexes
+
+
+def test_a_version_5_journal_gains_namings_and_its_entries_keep_the_default(tmp_path: Path) -> None:
+    path = tmp_path / "v5.sqlite3"
+    with Journal(path) as journal:
+        old = begin(journal)
+        journal.submitted(old, handle())
+    with sqlite3.connect(path) as db:  # what version 5 had: no naming column
+        db.execute("ALTER TABLE tasks DROP COLUMN naming")
+        db.execute("PRAGMA user_version = 5")
+    named = Naming(template="{prompt_slug}_{task}")
+    with Journal(path) as journal:
+        assert journal.get(old).naming == Naming()
+        new = journal.begin_submit(
+            model="m", profile=Profile.LIVE, base_url=BASE, request=GenerationRequest(), output_dir=None, naming=named
+        )
+        assert journal.get(new).naming == named
+        with journal._write() as db:  # a naming a later kiecore wrote, that this one cannot read
+            db.execute("UPDATE tasks SET naming = ? WHERE id = ?", ('{"template": "{unknown}"}', old))
+        assert journal.get(old).naming == Naming()  # the default, and the other entries still read
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_move_output_records_the_new_folder_in_any_state(journal: Journal, tmp_path: Path) -> None:
+    entry_id = begin(journal)
+    journal.submitted(entry_id, handle())
+    journal.move_output(entry_id, tmp_path / "later")
+    assert journal.get(entry_id).output_dir == str(tmp_path / "later")
+    assert journal.get(entry_id).state is S.SUBMITTED
+    journal.observed(entry_id, succeeded())
+    journal.downloaded(entry_id, [tmp_path / "later" / "task-1.png"])
+    journal.move_output(entry_id, "elsewhere")
+    assert journal.get(entry_id).output_dir == "elsewhere" and journal.get(entry_id).state is S.DOWNLOADED
+    with pytest.raises(KeyError):
+        journal.move_output(9999, "x")
 
 
 def test_find_item_gives_the_newest_entry_of_an_item(journal: Journal) -> None:

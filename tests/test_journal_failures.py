@@ -90,8 +90,9 @@ def test_an_interrupted_unjournalled_task_is_resumed_from_the_fallback_log(
     monkeypatch.setenv("KIE_API_KEY", KEY)
     assert main(["--journal", str(path), "tasks"]) == 0  # the merge puts it back in the journal
     assert main(["--journal", str(path), "resume", "--poll-interval", "0.05"]) == 0
-    files = list((tmp_path / "out").iterdir())
+    files = [file for file in (tmp_path / "out").iterdir() if not file.name.endswith(".kie.json")]
     assert len(files) == 1 and check_image(files[0]) and creates(kie_emulator) == 1
+    assert (tmp_path / "out" / f"{files[0].stem}.kie.json").is_file()  # its sidecar beside it
 
 
 def test_resume_reads_the_fallback_log_while_the_journal_cannot_be_opened(
@@ -106,8 +107,9 @@ def test_resume_reads_the_fallback_log_while_the_journal_cannot_be_opened(
     assert main(["--journal", str(path), "tasks"]) == 1
     assert "fallback log" in capsys.readouterr().out
     assert main(["--journal", str(path), "resume", "--poll-interval", "0.05"]) == 1  # the journal is still broken
-    files = list((tmp_path / "out").iterdir())
+    files = [file for file in (tmp_path / "out").iterdir() if not file.name.endswith(".kie.json")]
     assert len(files) == 1 and check_image(files[0]) and creates(kie_emulator) == 1
+    assert (tmp_path / "out" / f"{files[0].stem}.kie.json").is_file()  # its sidecar beside it
 
 
 def _corrupt_pages(path: Path) -> None:

@@ -22,10 +22,14 @@ from tests.sample_plugin import FLUX, FOUR_O, MARKET
 
 
 class FakeDist:
+    """A distribution whose core metadata says ``name``, version 1.0 and ``requires`` (Requires-Dist lines)."""
+
     def __init__(self, name: str, requires: list[str] | None = None) -> None:
-        self.name = name
-        self.version = "1.0"
-        self.requires = requires  # Requires-Dist lines, as importlib_metadata gives them
+        lines = [f"Name: {name}", "Version: 1.0", *(f"Requires-Dist: {line}" for line in requires or ())]
+        self.metadata = "Metadata-Version: 2.1\n" + "\n".join(lines) + "\n\nThe description.\nName: not a field\n"
+
+    def read_text(self, filename: str) -> str | None:
+        return self.metadata if filename == "METADATA" else None
 
 
 class FakeEntryPoint:

@@ -1,14 +1,18 @@
 """The ``kie`` command. This module imports only the standard library's argparse: each command imports
 what it needs when it runs, so ``kie --help`` loads no plugin and no HTTP library.
 
-Exit codes: 0 success; 2 usage or invalid parameters (nothing sent); 3 authentication or credits refused;
-4 the task failed at Kie; 5 timed out; 1 anything else; 130 interrupted. ``kie batch`` exits with the most
-severe of its items' codes (see :data:`kiecore.cli.batch_command.SEVERITY`).
+The exit codes and their meanings are :data:`EXIT_CODES` (docs/cli.md's table says the same, checked by a
+test). ``kie batch`` exits with the most severe of its items' codes (see
+:data:`kiecore.cli.batch_command.SEVERITY`). An error is one line on stderr, never a traceback (unless
+``--debug``); with ``--json`` it is also one JSON object on stdout (:func:`kiecore.cli.output.error_json`),
+argparse's own usage errors included. ``--debug`` and ``--journal`` work before or after the command.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import importlib
 import os
 import sys
@@ -17,12 +21,27 @@ from typing import NoReturn
 
 PROFILES = ("live", "reference")
 
+#: Every exit code of ``kie`` and what it means: the one list (``--json`` errors carry the meaning).
+EXIT_CODES = {
+    0: "success",
+    1: "anything else (network, server, protocol, a submit whose outcome is unknown)",
+    2: "usage or invalid parameters: nothing was sent",
+    3: "the key or the credits were refused",
+    4: "the task failed at Kie",
+    5: "timed out",
+    130: "interrupted",
+}
+
+#: Whether the command line being parsed asked for ``--json`` (so a usage error is also printed as JSON).
+_JSON_ERRORS: contextvars.ContextVar[bool] = contextvars.ContextVar("kie_json_errors", default=False)
+
 BATCH_DESCRIPTION = """\
 Run one generation per line of FILE, many at once within Kie's rate limits.
 
 A line is a prompt (for --model), or a JSON object with "model", "prompt" and any of
 aspect_ratio, num_images, output_format, resolution, seed, negative_prompt, image (a URL or
-file path, or a list), callback_url, params (an object of model-specific parameters), output_dir, timeout,
+file path, or a list), callback_url, params (an object of model-specific parameters), output_dir,
+output_file (its one image's exact path), name (a --name template), timeout,
 no_download. The command-line options are every line's defaults; a line's own fields override
 them (its params are added to the -p ones). Blank lines and lines starting with # are skipped.
 Every line is checked before anything is sent: with a bad line nothing is sent (exit 2),
@@ -41,19 +60,26 @@ not have created a task), 4 a task failed at Kie, 5 timed out (run again to fini
 line skipped."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are also printed as a JSON object on stdout with ``--json``."""
+
+    def error(self, message: str) -> NoReturn:
+        if _JSON_ERRORS.get():
+            from kiecore.cli.output import error_json, print_json
+            from kiecore.errors import UsageError
+
+            print_json(error_json(UsageError(message), 2, f"{self.prog}: {message}"))
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kie",
         description="Generate images with Kie.ai's models. The API key comes from KIE_API_KEY.",
         epilog="Try it without a key: kie generate nano-banana-pro 'a red fox' --emulator",
     )
-    parser.add_argument("--debug", action="store_true", help="log HTTP requests (key redacted) and show tracebacks")
+    _add_global_options(parser, default=None)
     parser.add_argument("--version", action=_VersionAction)
-    parser.add_argument(
-        "--journal",
-        metavar="PATH",
-        help="the task journal (default $KIECORE_JOURNAL or kiecore/journal.sqlite3 in your user data directory)",
-    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     models = commands.add_parser("models", help="list installed models and their parameters")
@@ -64,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("model", metavar="MODEL", help="model id or alias (see `kie models`)")
     generate.add_argument("prompt", metavar="PROMPT")
     _add_generation_options(generate, json_help="print one JSON object")
+    generate.add_argument(
+        "-O",
+        "--output-file",
+        metavar="FILE",
+        help="save the one image as FILE exactly (its extension added when FILE has none); not with -n 2 or more",
+    )
 
     batch = commands.add_parser(
         "batch",
@@ -82,8 +114,21 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show a task's state and results")
     status.add_argument("model", metavar="MODEL")
     status.add_argument("task_id", metavar="TASK_ID")
-    _add_connection_options(status)
+    _add_connection_options(status, profile_default=None)
     status.add_argument("--json", action="store_true", help="print JSON")
+
+    download = commands.add_parser(
+        "download", help="save the results of a task made elsewhere (e.g. in Kie's web UI): one query, then files"
+    )
+    download.add_argument("model", metavar="MODEL")
+    download.add_argument("task_id", metavar="TASK_ID")
+    _add_destination_options(download)
+    download.add_argument(
+        "-O", "--output-file", metavar="FILE", help="save its one image as FILE exactly (extension added if none)"
+    )
+    download.add_argument("--timeout", type=float, metavar="SECONDS", help="deadline for the downloads")
+    _add_connection_options(download, profile_default=None)
+    download.add_argument("--json", action="store_true", help="print one JSON object")
 
     credits = commands.add_parser("credits", help="show the account's remaining Kie credits")
     _add_connection_options(credits)
@@ -94,7 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     tasks.add_argument("--json", action="store_true", help="print JSON")
 
     resume = commands.add_parser("resume", help="finish every journalled task not yet downloaded (never resubmits)")
-    resume.add_argument("-o", "--output-dir", metavar="DIR", help="save here instead of where each task was started")
+    resume.add_argument(
+        "task", nargs="?", metavar="TASK_ID", help="only this task (a task id or journal entry id, see `kie tasks`)"
+    )
+    resume.add_argument(
+        "-o", "--output-dir", metavar="DIR", help="save here instead of where each task was started (recorded)"
+    )
     resume.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline per task")
     _add_poll_interval(resume)
     resume.add_argument("--json", action="store_true", help="print one JSON object per finished task")
@@ -126,7 +176,27 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="one image per installed model, on the built-in emulator")
     demo.add_argument("output_dir", nargs="?", default="out", metavar="OUT", help="where to save them (default out)")
+
+    # last: every command (whoever added it) takes the global options after its name too
+    for command in {id(sub): sub for sub in commands.choices.values()}.values():
+        _add_global_options(command, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """``--debug`` and ``--journal``: on the top-level parser (``default=None``), and on each command with
+    ``default=argparse.SUPPRESS``, so that giving one after the command sets it and not giving it there keeps
+    what was given before the command. A command with an option of that name already keeps its own."""
+    journal_help = "the task journal (default $KIECORE_JOURNAL or kiecore/journal.sqlite3 in your user data directory)"
+    with contextlib.suppress(argparse.ArgumentError):  # the command has its own option of that name
+        parser.add_argument(
+            "--debug",
+            action="store_true",
+            default=False if default is None else default,
+            help="log HTTP requests (key redacted) and show tracebacks",
+        )
+    with contextlib.suppress(argparse.ArgumentError):
+        parser.add_argument("--journal", metavar="PATH", default=default, help=journal_help)
 
 
 def _add_poll_interval(parser: argparse.ArgumentParser) -> None:
@@ -168,7 +238,7 @@ def _add_generation_options(parser: argparse.ArgumentParser, *, json_help: str) 
         metavar="KEY=VALUE",
         help="a model-specific parameter under the live docs' name, e.g. -p isEnhance=true",
     )
-    parser.add_argument("-o", "--output-dir", default=".", metavar="DIR", help="where to save images (default .)")
+    _add_destination_options(parser)
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline for the generation")
     _add_poll_interval(parser)
     parser.add_argument("--no-download", action="store_true", help="print result URLs instead of saving files")
@@ -182,8 +252,23 @@ def _add_generation_options(parser: argparse.ArgumentParser, *, json_help: str) 
     parser.add_argument("--json", action="store_true", help=json_help)
 
 
-def _add_connection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", choices=PROFILES, default="live", help="wire shapes to speak (default live)")
+def _add_destination_options(parser: argparse.ArgumentParser) -> None:
+    """``-o DIR`` and ``--name TEMPLATE``: where results are saved and how they are named."""
+    parser.add_argument("-o", "--output-dir", metavar="DIR", help="where to save images (default .)")
+    parser.add_argument(
+        "--name",
+        metavar="TEMPLATE",
+        help="name files from {model} {task} {index} {prompt_slug} {date} {time}; must hold {task} (default {task})",
+    )
+
+
+def _add_connection_options(parser: argparse.ArgumentParser, *, profile_default: str | None = "live") -> None:
+    """``--profile`` and ``--base-url``; with ``profile_default=None`` a command can tell a profile not given (it
+    then takes the journal's, for a task it knows)."""
+    default_help = "default live" if profile_default else "default: the journal's for a task it knows, else live"
+    parser.add_argument(
+        "--profile", choices=PROFILES, default=profile_default, help=f"wire shapes to speak ({default_help})"
+    )
     parser.add_argument("--base-url", metavar="URL", help="API base URL (default $KIE_BASE_URL or https://api.kie.ai)")
 
 
@@ -201,38 +286,64 @@ class _VersionAction(argparse.Action):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``kie``; returns the exit code."""
-    args = _parser().parse_args(argv)
+    """Run ``kie``; returns the exit code (a usage error raises ``SystemExit(2)`` and ``--help``
+    ``SystemExit(0)``, as argparse does)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    token = _JSON_ERRORS.set(_wants_json(arguments))
+    try:
+        args = _parser().parse_args(arguments)
+    finally:
+        _JSON_ERRORS.reset(token)
     if args.debug:
         _log_debug()
+    as_json = bool(getattr(args, "json", False))
     module = importlib.import_module(f"kiecore.cli.{args.command}_command")
     try:
         code: int = module.run(args)
         return code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("kie: interrupted", file=sys.stderr)
+        if as_json:
+            from kiecore.cli.output import error_json, print_json
+
+            print_json(error_json(interrupt, 130, "interrupted"))
         return 130
     except BrokenPipeError:  # the reader went away, e.g. `kie models | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as error:
-        return _report(error, args.debug)
+        return report(error, debug=args.debug, as_json=as_json)
 
 
-def _report(error: Exception, debug: bool) -> int:
+def _wants_json(arguments: Sequence[str]) -> bool:
+    """Whether a command line asks for ``--json`` (or an abbreviation argparse accepts), before any ``--``."""
+    options = arguments[: arguments.index("--")] if "--" in arguments else arguments
+    return any(len(option) > 3 and "--json".startswith(option) for option in options)
+
+
+def report(error: Exception, *, debug: bool = False, as_json: bool = False) -> int:
+    """Tell the person running ``kie`` about ``error``: one line on stderr (:func:`describe`), and with
+    ``as_json`` one JSON object on stdout too (:func:`kiecore.cli.output.error_json`). Returns the exit code."""
     from kiecore.errors import KieError
 
     code, message = describe(error, debug=debug)
     print(f"kie: error: {message}" if isinstance(error, KieError) else f"kie: {message}", file=sys.stderr)
+    if as_json:
+        from kiecore.cli.output import error_json, print_json
+
+        print_json(error_json(error, code, message))
     return code
 
 
 def describe(error: BaseException, *, debug: bool = False) -> tuple[int, str]:
     """``error``'s exit code and one line for a person: a :class:`~kiecore.errors.KieError`'s message and exit
-    code, else ``internal error: <type>: <message> (run with --debug for details)`` and 1. The API key is
-    redacted and control characters escaped; with ``debug``, the traceback goes to stderr first."""
+    code, else ``internal error: <type>: <message> (run with --debug for details)`` and 1. A refused parameter
+    is named by the option that gives it (:func:`kiecore.cli.options.option_of`: ``--image``, ``-p NAME``, ...).
+    The API key is redacted and control characters escaped; with ``debug``, the traceback goes to stderr
+    first."""
     import traceback
 
+    from kiecore.cli.options import option_of
     from kiecore.cli.output import printable
     from kiecore.errors import InvalidParameterError, KieError
     from kiecore.redaction import redact
@@ -240,9 +351,11 @@ def describe(error: BaseException, *, debug: bool = False) -> tuple[int, str]:
     key = (os.environ.get("KIE_API_KEY") or "").strip() or None
     if debug:
         sys.stderr.write(redact("".join(traceback.format_exception(error)), key))
-    message = printable(redact(str(error), key))
-    if message.startswith("image_urls") and isinstance(error, InvalidParameterError):
-        message = "--image" + message.removeprefix("image_urls")  # the common image list is --image here
+    text = str(error)
+    if isinstance(error, InvalidParameterError):
+        option = option_of(error)
+        text = text if option is None else error.renamed(option)
+    message = printable(redact(text, key))
     if isinstance(error, KieError):
         return error.exit_code, message
     return 1, f"internal error: {type(error).__name__}: {message} (run with --debug for details)"

@@ -18,29 +18,30 @@ import contextlib
 import functools
 import hashlib
 import json
-import math
+import os
 import queue
 import shlex
 import sys
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import attrs
 
-from kiecore.cli import describe, dry_run
+from kiecore.cli import describe, destination, dry_run
 from kiecore.cli.generate_command import announce_cost, client_for, listen
 from kiecore.cli.options import request_fields
-from kiecore.cli.output import print_json_line, printable
-from kiecore.client import Client, PreparedRequest, check_output_dir
+from kiecore.cli.output import print_json, printable
+from kiecore.cli.progress import BatchProgress
+from kiecore.client import Client, PreparedRequest
 from kiecore.errors import KieError, MissingAPIKeyError, TaskFailedError, UsageError
+from kiecore.hints import connection_options, journal_option
 from kiecore.journal import JournalEntry, JournalState
 from kiecore.model import COMMON_PARAMETERS, GenerationResult, TaskState, TaskStatus
-from kiecore.pricing import estimate
+from kiecore.pricing import estimate, image_count
 from kiecore.serialization import to_json
 
 #: Exit codes from the most severe down: the batch exits with the first one any item had (0: all delivered).
@@ -51,11 +52,14 @@ SEVERITY = (130, 3, 1, 4, 5, 2)
 #: How many items may wait for their create at once: one create window's worth at the published limits (20 per
 #: 10 s). Later items start as earlier ones are created, so the engine's create queue stays one window deep.
 QUEUED_CREATES = 20
-#: How often the progress line is redrawn on a terminal (seconds), besides whenever an item moves on.
+#: How often the loop wakes (seconds) to start waiting items and give the progress line its counts, besides
+#: whenever an item moves on (the line's spinner and clock are redrawn on their own timer).
 REFRESH_SECONDS = 1.0
 #: The request fields a JSON line may set under ``kie generate``'s option names, besides ``image``/``params``.
 REQUEST_FIELDS = (*(field for field in COMMON_PARAMETERS if field != "image_urls"), "callback_url")
-JSON_FIELDS = frozenset({"model", *REQUEST_FIELDS, "image", "params", "output_dir", "timeout", "no_download"})
+JSON_FIELDS = frozenset(
+    {"model", *REQUEST_FIELDS, "image", "params", "output_dir", "output_file", "name", "timeout", "no_download"}
+)
 
 
 def worst(codes: Iterable[int]) -> int:
@@ -86,6 +90,8 @@ class Item:
     timeout: float | None
     key: str
     prepared: PreparedRequest = attrs.field(eq=False, repr=False)  # what its create sends
+    output_file: str | None = None  # its one image's exact path (then ``output_dir`` is that file's folder)
+    name: str | None = None  # its name template (None: the default)
 
 
 @attrs.frozen
@@ -120,9 +126,16 @@ def run(args: argparse.Namespace) -> int:
             client.model(args.model)  # an unknown --model is the whole command's error, not every line's
         items: list[Item] = []
         bad: list[Outcome] = []
+        files: dict[str, int] = {}  # each line's own output file: two lines may not share one
         for number, text in lines:
             try:
-                items.append(prepare_item(client, args, defaults, number, text))
+                item = prepare_item(client, args, defaults, number, text)
+                if item.output_file is not None:
+                    target = os.path.abspath(os.path.expanduser(item.output_file))
+                    if target in files:
+                        raise UsageError(f'"output_file" {item.output_file} is line {files[target]}\'s too')
+                    files[target] = number
+                items.append(item)
             except KieError as error:
                 code, message = describe(error, debug=args.debug)
                 print(f"kie: line {number}: {message}", file=sys.stderr)
@@ -165,8 +178,17 @@ def prepare_item(client: Client, args: argparse.Namespace, defaults: Mapping[str
     if "params" in given:
         _check_type(given["params"], dict, "params", "an object")
         fields["extra"] = {**defaults.get("extra", {}), **given["params"]}
-    output_dir = given.get("output_dir", args.output_dir)
-    _check_type(output_dir, str, "output_dir", "a string")
+    output_dir = destination.folder(
+        given.get("output_dir", args.output_dir), option='"output_dir"' if "output_dir" in given else "-o"
+    )
+    output_file = given.get("output_file")
+    if output_file is not None:
+        _check_type(output_file, str, "output_file", "a string")
+        if "output_dir" in given:
+            raise UsageError('give "output_dir" or "output_file", not both: "output_file" names its folder too')
+    name = given.get("name") if output_file is not None else given.get("name", args.name)
+    if name is not None:
+        _check_type(name, str, "name", "a --name template")
     timeout = given.get("timeout", args.timeout)
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
         raise UsageError(f'"timeout" must be a number of seconds, not {timeout!r}')
@@ -175,11 +197,16 @@ def prepare_item(client: Client, args: argparse.Namespace, defaults: Mapping[str
     prepared = client.prepare(model, **fields)
     model_id = prepared.model.spec.id
     client._timeout(model_id, timeout)  # the check Client.start makes
-    # a dry run creates no folder; its items are only shown, so their keys do not matter
-    directory = None if no_download or getattr(args, "dry_run", False) else check_output_dir(output_dir)
+    where = {"output_dir": output_dir, "output_file": output_file, "name": name}
+    directory = None
+    if getattr(args, "dry_run", False):  # a dry run creates no folder; its items are only shown, so their keys
+        destination.check_naming(prepared, where, download=not no_download)  # do not matter
+    elif not no_download:
+        count = image_count(prepared.model.spec, prepared.profile, prepared.params)
+        directory, _naming = client._destination(output_dir, output_file, name, count=count)  # as Client.start
     request = to_json(prepared.request)
     key = item_key(number, model_id, request, directory, prepared.profile.value, client.base_url)
-    return Item(number, model_id, fields, output_dir, directory, timeout, key, prepared)
+    return Item(number, model_id, fields, output_dir, directory, timeout, key, prepared, output_file, name)
 
 
 def _line_fields(text: str) -> dict[str, Any]:
@@ -235,10 +262,16 @@ class _Batch:
         self.futures: dict[Future[Any], Item] = {}
         self.awaiting_create: set[int] = set()  # lines whose create has not been answered yet
         self.known_tasks: dict[int, str | None] = {}  # lines an earlier run submitted: their task ids
-        self.progress = _ProgressLine(sys.stderr)
+        self.progress = BatchProgress(sys.stderr)
 
     def run(self, items: list[Item], skipped: list[Outcome]) -> int:
         """Run ``items`` (the ``skipped`` lines are reported as such); returns the batch's exit code."""
+        try:
+            return self._run_items(items, skipped)
+        finally:
+            self.progress.close()  # whatever ends the run, the line is blanked and its timer stopped
+
+    def _run_items(self, items: list[Item], skipped: list[Outcome]) -> int:
         for outcome in skipped:
             self.skipped += 1
             self._report(outcome, announce=False)
@@ -250,7 +283,7 @@ class _Batch:
         except KeyboardInterrupt:
             for future in self.futures:
                 future.cancel()
-            self.progress.clear()
+            self.progress.close()
             if self.args.emulator:
                 print("kie: interrupted; --emulator keeps no journal: its tasks are gone", file=sys.stderr)
             else:
@@ -260,7 +293,7 @@ class _Batch:
                     again = f"`kie batch {shlex.quote(self.args.file)}` again (same options)"
                 print(f"kie: interrupted; the submitted tasks are in the journal: {again} resumes", file=sys.stderr)
             return 130
-        self.progress.clear()
+        self.progress.close()
         delivered = sum(1 for outcome in self.outcomes if outcome.error is None)
         failed = len(self.outcomes) - delivered - self.skipped
         print(
@@ -300,7 +333,7 @@ class _Batch:
         if journal is not None and to_start:
             journal.check()  # a journal that cannot record the submits: nothing is sent
         for item, entry in settled:
-            self._report(_known_outcome(item, entry))
+            self._report(_known_outcome(item, entry, self.args.journal))
         for item, entry in to_finish:
             self.known_tasks[item.line] = entry.task_id
             self._launch(item, functools.partial(self._finish, item, entry))
@@ -311,8 +344,8 @@ class _Batch:
         (without downloads) only waited for."""
         if item.directory is None:
             assert entry.handle is not None
-            return self.client.start_wait(entry.handle, item.timeout, None)
-        return self.client.start_resume(entry, item.directory, item.timeout, None)
+            return self.client.start_wait(entry.handle, item.timeout, None, on_retry=self.progress.retry)
+        return self.client.start_resume(entry, item.directory, item.timeout, None, on_retry=self.progress.retry)
 
     def _start(self, item: Item) -> Future[GenerationResult]:
         def submitted(_handle: object) -> None:
@@ -322,9 +355,12 @@ class _Batch:
         return self.client.start(
             item.model,
             output_dir=item.output_dir,
+            output_file=item.output_file,
+            name=item.name,
             timeout=item.timeout,
             download=item.directory is not None,
             on_submit=submitted,
+            on_retry=self.progress.retry,
             item_key=item.key,
             **item.fields,
         )
@@ -376,15 +412,16 @@ class _Batch:
         if outcome.error is not None and announce:
             print(f"kie: line {outcome.line}: {outcome.error}", file=sys.stderr, flush=True)
         if self.args.json:
-            print_json_line(outcome.json())
+            print_json(outcome.json())
         elif outcome.error is None:
             for line in outcome.files or outcome.urls:
                 print(line, flush=True)
         self.progress.show(self._counts())
 
 
-def _known_outcome(item: Item, entry: JournalEntry) -> Outcome:
-    """What the journal says of an item an earlier run submitted and that is not running."""
+def _known_outcome(item: Item, entry: JournalEntry, journal: str | None = None) -> Outcome:
+    """What the journal says of an item an earlier run submitted and that is not running; ``journal``: the
+    ``--journal`` given, for the hints."""
     known = Outcome(item.line, item.model, task_id=entry.task_id, urls=entry.urls)
     if entry.state is JournalState.DOWNLOADED:
         return attrs.evolve(known, files=entry.files)
@@ -394,9 +431,10 @@ def _known_outcome(item: Item, entry: JournalEntry) -> Outcome:
         return attrs.evolve(known, error=printable(f"{failure}; not resubmitted"), code=failure.exit_code)
     why = printable(entry.error or "its submit did not finish")
     if entry.task_id is not None:
-        hint = f"check it with `kie status {entry.model} {entry.task_id}`"
+        options = connection_options(entry.base_url, entry.profile)
+        hint = f"check it with `kie status {entry.model} {entry.task_id}{options}`"
     else:
-        hint = f"check your Kie task history, then `kie abandon {entry.id}` to submit it again"
+        hint = f"check your Kie task history, then `kie abandon {entry.id}{journal_option(journal)}` to submit it again"
     message = f"a {entry.model} task may or may not have been created at Kie ({why}); not resubmitted: {hint}"
     return attrs.evolve(known, error=message, code=1)
 
@@ -414,52 +452,3 @@ def _future_outcome(item: Item, future: Future[Any], task_id: str | None, *, deb
         return Outcome(item.line, item.model, value.handle.task_id, files=files, urls=value.status.urls)
     status: TaskStatus = value  # only waited for (no downloads): the URLs are the result
     return Outcome(item.line, item.model, task_id, urls=status.urls)
-
-
-class _ProgressLine:
-    """``done D / failed F / in flight I / total T, ETA ...`` rewritten in place on a terminal; nothing
-    otherwise. The ETA comes from the rate at which this run's items have finished so far."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._shown = False
-        self._text = ""
-        self._began = time.monotonic()
-        self._finished = 0  # items this run finished (not those the journal already knew)
-
-    def finished(self) -> None:
-        self._finished += 1
-
-    def show(self, counts: tuple[int, int, int, int]) -> None:
-        if not self.tty:
-            return
-        done, failed, in_flight, total = counts
-        left = max(total - done - failed, 0)
-        eta = _eta(left, self._finished, time.monotonic() - self._began)
-        text = f"done {done} / failed {failed} / in flight {in_flight} / total {total}, ETA {eta}"
-        if self._shown and text == self._text:
-            return
-        self.stream.write(f"\r\033[K{text}")
-        self.stream.flush()
-        self._shown, self._text = True, text
-
-    def clear(self) -> None:
-        if self._shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-            self._shown = False
-
-
-def _eta(left: int, finished: int, elapsed: float) -> str:
-    """How long ``left`` more items take at ``finished`` items per ``elapsed`` seconds, e.g. ``2m05s``."""
-    if left == 0:
-        return "0s"
-    if finished == 0 or elapsed <= 0:
-        return "?"
-    seconds = math.ceil(left * elapsed / finished)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"

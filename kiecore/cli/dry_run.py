@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kiecore.cli.cost import credits_text
-from kiecore.cli.output import print_json, print_json_line
+from kiecore.cli.output import print_json
 from kiecore.client import Client, PreparedRequest
 from kiecore.pricing import estimate
 from kiecore.serialization import json_number
@@ -89,7 +89,7 @@ def show_many(
     base_url = None if args.emulator else client.base_url
     for line, prepared in items:
         if args.json:
-            print_json_line({"line": line, **described(prepared, base_url)})
+            print_json({"line": line, **described(prepared, base_url)})
         else:
             body = json.dumps(prepared.wire.body, ensure_ascii=False)
             print(f"line {line}: {prepared.wire.method} {endpoint(prepared, base_url)} {body}", flush=True)

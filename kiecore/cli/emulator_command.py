@@ -49,10 +49,17 @@ def serve(
 ) -> None:
     """Run an emulator with ``faults`` (``(kind, on, times)``, as :func:`~kiecore.emulator.parse_fault` gives them)
     injected and ``run_times`` (``None``: every task runs ``task_seconds``), printing where it listens, until
-    Ctrl-C."""
+    Ctrl-C. :class:`~kiecore.errors.UsageError` (exit 2, one line) when the address cannot be bound, e.g. a port
+    already in use."""
     emulator = Emulator(host=host, port=port, task_seconds=task_seconds, run_times=run_times)
     for kind, on, times in faults:
         emulator.inject(kind, on=on, times=times)
+    try:
+        emulator.start()
+    except OSError as error:
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port (or --host)"
+        ) from None
     with emulator:
         print(f"kie emulator: API at {emulator.base_url}", flush=True)
         print(f"kie emulator: files at {emulator.files_url}", flush=True)

@@ -10,10 +10,13 @@ import sys
 from decimal import Decimal
 
 from kiecore.callback_receiver import HMAC_KEY_VARIABLE
+from kiecore.cli import destination
 from kiecore.cli.cost import credits_text
 from kiecore.cli.options import request_fields
-from kiecore.cli.output import Progress, print_result
+from kiecore.cli.output import error_json, print_json, print_result
+from kiecore.cli.progress import Progress
 from kiecore.client import Client
+from kiecore.hints import journal_option
 from kiecore.journal import Journal
 from kiecore.model import TaskHandle
 from kiecore.pricing import estimate
@@ -25,12 +28,14 @@ EMULATOR_POLL_INTERVAL = 0.2
 
 def run(args: argparse.Namespace) -> int:
     fields = request_fields(args)
+    where = destination.options(args)
     if args.dry_run:
         from kiecore.cli import dry_run
 
         with dry_run.dry_client(args) as client:
             prepared = client.prepare(args.model, **fields)
-            client._timeout(prepared.model.spec.id, args.timeout)  # the check a real run makes
+            client._timeout(prepared.model.spec.id, args.timeout)  # the checks a real run makes
+            destination.check_naming(prepared, where, download=not args.no_download)
             return dry_run.show_one(args, client, prepared)
     progress = Progress()
     submitted: list[TaskHandle] = []
@@ -44,25 +49,31 @@ def run(args: argparse.Namespace) -> int:
         listen(args, client, stack)
         if progress.tty and not args.emulator:
             announce_cost(estimate(client.prepare(args.model, **fields)))
+        spec = client.model(args.model).spec  # its typical run time: what the progress line measures against
+        typical = EMULATOR_TASK_SECONDS if args.emulator else spec.typical_seconds
+        progress.begin(spec.id, typical, downloads=not args.no_download)
         try:
             result = client.generate(
                 args.model,
-                output_dir=args.output_dir,
+                **where,
                 timeout=args.timeout,
                 download=not args.no_download,
                 on_submit=on_submit,
                 on_status=progress.update,
+                on_retry=progress.retry,
                 **fields,
             )
         except KeyboardInterrupt:
             progress.done()
             if submitted and not args.emulator:
                 handle = submitted[0]
-                print(
-                    f"kie: interrupted; task {handle.task_id} goes on at Kie and is in the journal: "
-                    "`kie resume` finishes it",
-                    file=sys.stderr,
+                message = (
+                    f"interrupted; task {handle.task_id} goes on at Kie and is in the journal: "
+                    f"`kie resume {handle.task_id}{journal_option(args.journal)}` finishes it"
                 )
+                print(f"kie: {message}", file=sys.stderr)
+                if args.json:
+                    print_json(error_json(KeyboardInterrupt(), 130, message))
                 return 130
             raise
         finally:

@@ -1,46 +1,44 @@
-"""``kie models``: installed models, the plugins serving them, their parameters, and load failures."""
+"""``kie models``: installed models, the plugins serving them, their parameters, and load failures.
+
+With ``--json``, one object a line: ``{"kind": "model", ...}`` for each model (its declaration, and ``plugin``),
+then ``{"kind": "load_failure", "plugin": {...}, "error": "..."}`` for each plugin that failed to load and
+``{"kind": "conflict", "name": "...", "plugins": [...]}`` for each name two plugins claim (those also go to
+stderr, as without ``--json``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Any
 
 from kiecore.cli.cost import price_detail, price_summary
+from kiecore.cli.options import common_option
 from kiecore.cli.output import print_json
 from kiecore.declarations import ParamSpec, WireSpec
 from kiecore.loading import load_registry
 from kiecore.registry import ModelEntry, Registry
-from kiecore.serialization import to_json
 from kiecore.validation import describe_range
-
-#: The `kie generate` option of each common parameter, where it is not simply --<name>.
-COMMON_OPTIONS = {"prompt": "PROMPT", "image_urls": "--image", "num_images": "-n/--num-images"}
 
 
 def run(args: argparse.Namespace) -> int:
     registry = load_registry()
     entries = [registry.resolve(args.model)] if args.model else registry.models()
     if args.json:
-        print_json(
-            {
-                "models": [_entry_json(entry) for entry in entries],
-                "failures": [{"plugin": to_json(f.plugin), "error": f.error} for f in registry.failures],
-                "conflicts": {name: [str(info) for info in infos] for name, infos in registry.conflicts.items()},
-            }
-        )
-        return 0
-    if args.model:
+        from kiecore.serialization import to_json  # cattrs: only for --json, off the table's start-up path
+
+        for entry in entries:
+            print_json({"kind": "model", **to_json(entry.spec), "plugin": to_json(entry.plugin)})
+        for failure in registry.failures:
+            print_json({"kind": "load_failure", "plugin": to_json(failure.plugin), "error": failure.error})
+        for name, infos in registry.conflicts.items():
+            print_json({"kind": "conflict", "name": name, "plugins": [str(info) for info in infos]})
+    elif args.model:
         _describe(entries[0])
     else:
         _table(entries)
     _problems(registry)
     return 0
-
-
-def _entry_json(entry: ModelEntry) -> dict[str, Any]:
-    return {**to_json(entry.spec), "plugin": to_json(entry.plugin)}
 
 
 def _table(entries: list[ModelEntry]) -> None:
@@ -84,7 +82,7 @@ def _describe(entry: ModelEntry) -> None:
 def _param_line(param: ParamSpec) -> str:
     parts = [f"{param.name} ({param.kind.value}{', required' if param.required else ''})"]
     if param.common:
-        parts.append(f"from {COMMON_OPTIONS.get(param.common, '--' + param.common.replace('_', '-'))}")
+        parts.append(f"from {common_option(param.common)}")
     if param.choices:
         parts.append("one of " + "|".join(str(choice) for choice in param.choices))
     if param.minimum is not None or param.maximum is not None:

@@ -1,4 +1,5 @@
-"""What the commands print: progress on stderr, results on stdout, JSON when asked."""
+"""What the commands print: progress on stderr, results on stdout, JSON Lines when asked (``--json``: one
+compact JSON object a line, errors included: :func:`error_json`)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,39 @@ import json
 import sys
 from typing import Any, TextIO
 
-from kiecore.model import GenerationResult, TaskHandle, TaskStatus
+from kiecore.cli.text import printable
+from kiecore.model import GenerationResult, TaskHandle
 
-
-def printable(text: str) -> str:
-    """``text`` safe for a terminal: control and other non-printable characters (escape sequences a server
-    might send) are shown escaped, e.g. ``\x1b``."""
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+__all__ = ["error_json", "print_json", "print_result", "printable"]
 
 
 def print_json(value: Any, stream: TextIO | None = None) -> None:
-    print(json.dumps(value, indent=2, sort_keys=False), file=stream or sys.stdout)
+    """``value`` as compact JSON on one line (stdout by default), flushed at once: a reader sees each line as
+    it comes. Non-ASCII and control characters are escaped, so no line can drive a terminal."""
+    print(json.dumps(value, separators=(",", ":")), file=stream or sys.stdout, flush=True)
 
 
-def print_json_line(value: Any, stream: TextIO | None = None) -> None:
-    """``value`` as compact JSON on one line, flushed at once (a reader sees each line as it comes)."""
-    print(json.dumps(value, separators=(", ", ": ")), file=stream or sys.stdout, flush=True)
+def error_json(error: BaseException, code: int, message: str) -> dict[str, Any]:
+    """``--json``'s form of an error: ``{"error": {"message", "exit_code", "meaning", "type"}}``, with the
+    ``model`` and ``task_id`` of the task it concerns when it names one, and the ``option`` of a refused
+    parameter. ``message`` and ``code`` are what :func:`kiecore.cli.describe` gives; ``meaning`` is the exit
+    code's (:data:`kiecore.cli.EXIT_CODES`)."""
+    from kiecore.cli import EXIT_CODES
+    from kiecore.cli.options import option_of
+    from kiecore.errors import InvalidParameterError
+
+    detail: dict[str, Any] = {
+        "message": message,
+        "exit_code": code,
+        "meaning": EXIT_CODES.get(code, EXIT_CODES[1]),
+        "type": type(error).__name__,
+    }
+    handle = getattr(error, "handle", None)
+    if isinstance(handle, TaskHandle):
+        detail.update(model=handle.model, task_id=handle.task_id)
+    if isinstance(error, InvalidParameterError) and option_of(error) is not None:
+        detail["option"] = option_of(error)
+    return {"error": detail}
 
 
 def print_result(result: GenerationResult, *, as_json: bool) -> None:
@@ -41,36 +57,3 @@ def print_result(result: GenerationResult, *, as_json: bool) -> None:
         return
     for line in result.files or result.status.urls:
         print(line)
-
-
-class Progress:
-    """Shows a task's state on stderr: one rewritten line on a terminal, a line per change otherwise."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self._last = ""
-
-    def submitted(self, handle: TaskHandle) -> None:
-        self._line(f"submitted {handle.model} task {handle.task_id}", final=True)
-
-    def update(self, status: TaskStatus) -> None:
-        text = f"{status.state.value}"
-        if status.progress is not None:
-            text += f" {status.progress:.0%}"
-        if text != self._last:
-            self._line(text, final=status.state.terminal)
-            self._last = text
-
-    def _line(self, text: str, *, final: bool = False) -> None:
-        if self.tty:
-            self.stream.write(f"\r\033[K{text}" + ("\n" if final else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.tty and self._last:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._last = ""

@@ -1,4 +1,5 @@
-"""``kie resume``: finish every journalled task not yet downloaded. Nothing is ever submitted again.
+"""``kie resume [TASK_ID]``: finish every journalled task not yet downloaded, or only the one named. Nothing is
+ever submitted again. With ``-o DIR`` the results go to DIR, which becomes each task's recorded folder.
 
 One bad entry never blocks the others: each is reported on its own line and the loop goes on. Tasks the
 journal could not record (kept in its fallback log) are resumed too, even while the journal cannot be opened.
@@ -10,11 +11,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from kiecore.cli.output import Progress, print_result, printable
+from kiecore.cli import destination
+from kiecore.cli.output import error_json, print_json, print_result, printable
+from kiecore.cli.progress import Progress
 from kiecore.client import Client
-from kiecore.errors import KieError, TaskBusyError, WrongKeyError
-from kiecore.journal import Journal, JournalError, JournalState, default_path
+from kiecore.errors import KieError, TaskBusyError, UsageError, WrongKeyError
+from kiecore.hints import journal_option
+from kiecore.journal import Journal, JournalEntry, JournalError, JournalState, default_path
 from kiecore.journal_fallback import FallbackLog, FallbackRecord
+from kiecore.model import GenerationResult, TaskState, TaskStatus
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,11 +29,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"kie: error: {error}; resuming only the tasks in its fallback log", file=sys.stderr)
         log = FallbackLog.beside(Path(args.journal) if args.journal else default_path())
         return max(1, _resume_unjournalled(args, log.records()))
+    output_dir = destination.folder(args.output_dir) if args.output_dir is not None else None
     with journal:
-        _announce_uncertain(journal)
-        entries = journal.resumable()
-        if not entries:
-            print("kie: nothing to resume", file=sys.stderr)
+        if args.task is not None:
+            entries = _chosen(args, journal, args.task)
+        else:
+            _announce_uncertain(journal, args.journal)
+            entries = journal.resumable()
+            if not entries:
+                print("kie: nothing to resume", file=sys.stderr)
         with _Clients(args, journal) as clients:
             worst = 0
             for entry in entries:
@@ -39,7 +48,11 @@ def run(args: argparse.Namespace) -> int:
                     progress = Progress()
                     try:
                         result = client.resume(
-                            entry, output_dir=args.output_dir, timeout=args.timeout, on_status=progress.update
+                            entry,
+                            output_dir=output_dir,
+                            timeout=args.timeout,
+                            on_status=progress.update,
+                            on_retry=progress.retry,
                         )
                     finally:
                         progress.done()
@@ -47,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
                     print(f"kie: skipped {label}: {printable(str(error))}", file=sys.stderr)
                     continue
                 except KieError as error:
-                    print(f"kie: error: {label}: {printable(str(error))}", file=sys.stderr)
+                    message = f"{label}: {printable(str(error))}"
+                    print(f"kie: error: {message}", file=sys.stderr)
+                    if args.json:
+                        print_json(error_json(error, error.exit_code, message))
                     worst = max(worst, error.exit_code)
                     continue
                 except Exception as error:  # one odd entry must never block the rest
@@ -58,12 +74,35 @@ def run(args: argparse.Namespace) -> int:
     return worst
 
 
-def _announce_uncertain(journal: Journal) -> None:
+def _chosen(args: argparse.Namespace, journal: Journal, name: str) -> list[JournalEntry]:
+    """The entries ``name`` (a task id or journal entry id) means, to resume; one already downloaded is reported
+    with its files instead. :class:`UsageError` when the journal holds no such task."""
+    found = journal.lookup(name)
+    if not found:
+        raise UsageError(
+            f"no task {name} in the journal ({journal.path}); a task made elsewhere is saved with"
+            f" `kie download MODEL {name}`"
+        )
+    chosen = []
+    for entry in found:
+        handle = entry.handle
+        if entry.state is JournalState.DOWNLOADED and handle is not None:
+            print(f"kie: task {entry.task_id} is downloaded already; nothing to resume", file=sys.stderr)
+            status = TaskStatus(state=TaskState.SUCCEEDED, urls=entry.urls)
+            print_result(
+                GenerationResult(handle=handle, status=status, files=tuple(map(Path, entry.files))), as_json=args.json
+            )
+        else:
+            chosen.append(entry)
+    return chosen
+
+
+def _announce_uncertain(journal: Journal, journal_path: str | None) -> None:
     for entry in journal.attention():
         print(
             f"kie: task entry {entry.id} ({entry.model}) may or may not have been created at Kie "
-            f"({printable(entry.error or 'the submit did not finish')}); it is not resubmitted: "
-            f"check your Kie task history, then `kie abandon {entry.id}` to stop this notice",
+            f"({printable(entry.error or 'the submit did not finish')}); it is not resubmitted: check your Kie"
+            f" task history, then `kie abandon {entry.id}{journal_option(journal_path)}` to stop this notice",
             file=sys.stderr,
         )
 
@@ -75,8 +114,16 @@ def _resume_unjournalled(args: argparse.Namespace, records: list[FallbackRecord]
             if record.state in (JournalState.DOWNLOADED.value, JournalState.FAILED.value):
                 continue
             try:
-                output_dir = args.output_dir or record.output_dir
-                result = clients.get(record.base_url).resume(record.handle, output_dir=output_dir, timeout=args.timeout)
+                if args.task is not None and args.task != record.task_id:
+                    continue
+                output_dir = destination.folder(args.output_dir) if args.output_dir else record.output_dir
+                result = clients.get(record.base_url).resume(
+                    record.handle,
+                    output_dir=output_dir,
+                    timeout=args.timeout,
+                    name=record.naming,
+                    request=record.request,
+                )
             except KieError as error:
                 print(f"kie: error: task {record.task_id}: {printable(str(error))}", file=sys.stderr)
                 worst = max(worst, error.exit_code)

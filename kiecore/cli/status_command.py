@@ -1,18 +1,21 @@
-"""``kie status``: one query of a task's state, progress and result URLs."""
+"""``kie status``: one query of a task's state, progress and result URLs, asked where the journal says the task
+lives unless ``--base-url``/``--profile`` say otherwise."""
 
 from __future__ import annotations
 
 import argparse
 
+from kiecore.cli import known_task
 from kiecore.cli.output import print_json, printable
 from kiecore.client import Client
-from kiecore.model import Profile, TaskHandle
+from kiecore.model import TaskHandle
 
 
 def run(args: argparse.Namespace) -> int:
-    with Client(base_url=args.base_url, profile=args.profile) as client:
+    base_url, profile = known_task.connection(args)  # the journal's, for a task it knows
+    with Client(base_url=base_url, profile=profile) as client:
         model = client.model(args.model).spec.id
-        handle = TaskHandle(model=model, task_id=args.task_id, profile=Profile(args.profile), submitted_at=0.0)
+        handle = TaskHandle(model=model, task_id=args.task_id, profile=profile, submitted_at=0.0)
         status = client.status(handle)
     if args.json:
         print_json(

@@ -34,6 +34,8 @@ class WireDialect(abc.ABC):
     * ``emulation``: ``"module:attribute"`` of the emulator's half of this dialect (imported only by the
       emulator, never on a client's path), or ``None`` if it cannot be emulated.
     * ``max_urls``: how many result URLs one record can hold.
+    * ``states_failure_reason``: whether a failed task's documented status reply always says why (a code or a
+      message); the conformance suite holds a dialect that says so to it.
     """
 
     name: ClassVar[str] = ""
@@ -41,6 +43,7 @@ class WireDialect(abc.ABC):
     status_limited_per_task: ClassVar[bool] = False
     emulation: ClassVar[str | None] = None
     max_urls: ClassVar[int] = 4
+    states_failure_reason: ClassVar[bool] = True
 
     # -- reading replies (``data`` is the reply's ``data`` object) ---------------------------------------
 

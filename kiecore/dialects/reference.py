@@ -18,6 +18,7 @@ from kiecore.wire.states import state_from_word
 
 class ReferenceDialect(WireDialect):
     name = "reference"
+    states_failure_reason = False  # the reference spec documents a "failed" status but no field saying why
     emulation = "kiecore.emulator.dialects.reference:REFERENCE"
 
     def matches(self, data: Mapping[str, Any]) -> bool:

@@ -16,6 +16,7 @@ from kiecore.emulator.faults import Fault, FaultKind, FaultPlan
 from kiecore.emulator.files import FileHost
 from kiecore.emulator.http_replies import envelope_reply
 from kiecore.emulator.httpserver import Reply
+from kiecore.emulator.images import require_pillow
 from kiecore.emulator.lifecycle import Servers
 from kiecore.emulator.limits import SlidingLimiter
 from kiecore.emulator.links import LINK_SECONDS, FreshLinks
@@ -108,7 +109,10 @@ class Emulator:
     # -- lifecycle -----------------------------------------------------------------------------------
 
     def start(self) -> Emulator:
-        """Bind the three servers and serve them from daemon threads. Returns ``self``."""
+        """Bind the three servers and serve them from daemon threads. Returns ``self``. Raises
+        :class:`~kiecore.errors.UsageError` when Pillow is not installed, ``OSError`` when the address cannot be
+        bound."""
+        require_pillow()
         with self._lifecycle:
             if self._servers is not None:
                 return self

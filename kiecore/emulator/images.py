@@ -13,6 +13,8 @@ import re
 import threading
 from collections.abc import Callable
 
+from kiecore.errors import UsageError
+
 LONG_SIDE = 256
 
 #: Output format words (as requests spell them) -> (Pillow format, file extension, content type).
@@ -51,6 +53,18 @@ def size_for(aspect: str | None) -> tuple[int, int]:
         width, height = 1.0, 1.0
     scale = LONG_SIDE / max(width, height)
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def require_pillow() -> None:
+    """Nothing when Pillow can be imported; else :class:`UsageError` (one line: what to install), so that an
+    emulator without it fails before it starts, not at its first image."""
+    try:
+        from PIL import Image  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "the emulator draws its images with Pillow, which is not installed: install kiecore[emulator],"
+            " or pip install Pillow"
+        ) from None
 
 
 def render(prompt: str, index: int, size: tuple[int, int], pillow_format: str) -> bytes:

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from kiecore.download import Downloader, IfExists, file_name
+from kiecore.download import Downloader, IfExists
 from kiecore.errors import (
     APIError,
     DownloadError,
@@ -187,14 +187,14 @@ class Calls:
         urls: tuple[str, ...],
         index: int,
         directory: Path,
+        name: Callable[[str], str],
         *,
         if_exists: IfExists,
         deadline: float | None,
     ) -> Path:
-        """Save result ``index`` of ``urls`` into ``directory``; an expired link is exchanged for a fresh one
-        once."""
+        """Save result ``index`` of ``urls`` into ``directory`` as ``name(extension)``
+        (:meth:`kiecore.naming.TaskNames.namer`); an expired link is exchanged for a fresh one once."""
         downloader = self._downloader()
-        name = _namer(handle.task_id, index, len(urls))
         try:
             return downloader.fetch(urls[index], directory, name, if_exists=if_exists, deadline=deadline)
         except LinkExpiredError as expired:
@@ -203,7 +203,3 @@ class Calls:
             except KieError as error:
                 raise DownloadError(f"{expired}, and Kie gave no fresh link ({error})") from None
             return downloader.fetch(fresh, directory, name, if_exists=if_exists, deadline=deadline)
-
-
-def _namer(task_id: str, index: int, count: int) -> Callable[[str], str]:
-    return lambda extension: file_name(task_id, index, count, extension)

@@ -14,7 +14,9 @@ import attrs
 from kiecore.download import IfExists
 from kiecore.engine.calls import PreparedRequest
 from kiecore.engine.plan import PollPlan
-from kiecore.model import TaskHandle, TaskStatus
+from kiecore.events import RetryCallback
+from kiecore.model import GenerationRequest, TaskHandle, TaskStatus
+from kiecore.naming import Naming
 from kiecore.recorder import Ticket
 
 StatusCallback = Callable[[TaskStatus], None]
@@ -48,9 +50,11 @@ class Job:
     goal: Goal
     deadline: float
     timeout: float
-    prepared: PreparedRequest | None = None
+    prepared: PreparedRequest | None = None  # what its create sends (resuming: built again, if it can be)
     handle: TaskHandle | None = None
     directory: Path | None = None
+    naming: Naming = attrs.field(factory=Naming)  # how its results are named in ``directory``
+    request: GenerationRequest | None = None  # the request as journalled, when there is no ``prepared``
     if_exists: IfExists = "error"
     present: dict[int, Path] = attrs.field(factory=dict)
     recorded: tuple[str, ...] | None = None  # resuming: the files the journal says were saved
@@ -58,6 +62,7 @@ class Job:
     item_key: str | None = None  # names the batch item this job is, in its journal entry
     on_submit: Callable[[TaskHandle], None] | None = None
     on_status: StatusCallback | None = None
+    on_retry: RetryCallback | None = None  # told of each retry of the job's requests (kiecore.events)
     future: Future[Any] = attrs.field(factory=Future)
     phase: Phase = Phase.CREATE
     ticket: Ticket | None = None
@@ -65,10 +70,12 @@ class Job:
     per_task_limited: bool = False
     status: TaskStatus | None = None
     last_unfinished: float | None = None
+    finished_at: float | None = None  # when a query found the task finished (wall clock)
     due: float = 0.0
     poked: bool = False
     rate_limited: int = 0
     unreadable: int = 0  # status replies in a row that could not be read
+    failed_queries: int = 0  # status queries in a row that failed and were planned again
     number: int = attrs.field(factory=lambda: next(_numbers))
     turn: int = 0  # bumped whenever the job is queued or sent: older heap entries for it are stale
     running: bool = False  # its one request is in flight

@@ -27,6 +27,7 @@ from kiecore.engine.budgets import AccountBudgets, BudgetStoreError, Slot, Windo
 from kiecore.engine.jobs import Job, Phase
 from kiecore.engine.steps import Steps
 from kiecore.errors import KieError
+from kiecore.events import reporting
 
 #: API workers: enough for the status budget (10 per second) at a slow reply's round trip, plus creates.
 API_WORKERS = 8
@@ -285,7 +286,8 @@ class Engine:
     def _work(self, job: Job, step: Callable[[Job], Phase], held: Held, api: bool) -> None:
         phase = Phase.DONE
         try:
-            phase = step(job)
+            with reporting(job.on_retry):  # what retries during the step is told to the job's caller
+                phase = step(job)
         except BaseException as error:  # a bug: end the job with it rather than leave it hanging
             with contextlib.suppress(Exception):
                 job.future.set_exception(error)

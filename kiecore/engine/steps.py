@@ -18,8 +18,10 @@ from collections.abc import Callable
 from concurrent.futures import InvalidStateError
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from kiecore.download import existing_result, file_name, remove_partials
+from kiecore import sidecar
+from kiecore.download import remove_partials, result_stem
 from kiecore.engine.calls import Calls
 from kiecore.engine.jobs import Goal, Job, Phase
 from kiecore.engine.plan import PollPlan
@@ -36,7 +38,10 @@ from kiecore.errors import (
     TaskFailedError,
     TransportError,
 )
+from kiecore.events import report, retry_event
+from kiecore.imagetypes import EXTENSIONS, SNIFF_BYTES, sniff
 from kiecore.model import GenerationResult, TaskHandle, TaskState, TaskStatus
+from kiecore.naming import TaskNames
 from kiecore.ratelimit import account_fingerprint
 from kiecore.recorder import Recorder
 from kiecore.retry import RetryPolicy
@@ -103,6 +108,7 @@ class Steps:
                     output_dir=str(job.directory) if job.directory is not None else None,
                     key_fingerprint=self._fingerprint,
                     item_key=job.item_key,
+                    naming=job.naming,
                 )
             except KieError as error:
                 return self._fail(job, error)
@@ -119,6 +125,7 @@ class Steps:
             tries_left = isinstance(error, RateLimitedError) or job.rate_limited < self._retry.attempts
             if tries_left and self._clock() + delay < job.deadline and not job.cancelled:
                 job.due = self._clock() + delay
+                self._retrying(job, "create", error, attempt=job.rate_limited + 1)
                 return Phase.CREATE
             self.recorder.refused(ticket, str(error))
             return self._fail(job, error)
@@ -165,6 +172,7 @@ class Steps:
             return self._settle(job, None)
         job.poked = False
         asked = self._elapsed(handle)
+        trouble: KieError | None = None  # why this query failed, when it is tried again
         try:
             status: TaskStatus | None = self.calls.query(handle, deadline=job.deadline, once=True)
         except RateLimitedError as error:  # another client of the key: wait as told, then go on
@@ -173,28 +181,35 @@ class Steps:
             delay = self._retry.delay(job.rate_limited, error.retry_after)
             if self._clock() + delay < job.deadline:
                 job.due = self._clock() + delay
+                job.failed_queries += 1
+                self._retrying(job, "query", error, attempt=job.failed_queries + 1)
                 return Phase.POLL
-        except TRANSIENT:
-            status = None
+            trouble = error
+        except TRANSIENT as error:
+            status, trouble = None, error
         except ParseError as error:  # one garbled reply is not the task's fault; the same one over and over is
             job.unreadable += 1
             if job.unreadable >= self._retry.attempts:
                 return self._unfinished(job, error)
-            status = None
+            status, trouble = None, error
         except KieError as error:
             return self._unfinished(job, error)
         else:
-            job.unreadable = 0
+            job.unreadable = job.failed_queries = 0
         if status is not None:
             finished = self._observe(job, status, asked)
             if finished is not None:
                 return finished
         if self._clock() >= job.deadline:
-            return self._unfinished(job, DeadlineExceededError(handle, job.timeout, job.status))
+            late = DeadlineExceededError(handle, job.timeout, job.status, base_url=self.calls.base_url)
+            return self._unfinished(job, late)
         later = plan.next(asked, self._plan_deadline(job))
         if job.callback:
             later = min(max(later, asked + CALLBACK_GAP * self.scale), self._plan_deadline(job))
         job.due = self._at(handle, later)
+        if trouble is not None:
+            job.failed_queries += 1
+            self._retrying(job, "query", trouble, attempt=job.failed_queries + 1)
         return Phase.POLL
 
     def _observe(self, job: Job, status: TaskStatus, asked: float) -> Phase | None:
@@ -211,6 +226,7 @@ class Steps:
         if not status.state.terminal:
             job.last_unfinished = asked
             return None
+        job.finished_at = time.time()
         self.recorder.observed(self.calls.base_url, handle, status)
         if status.state is TaskState.FAILED:
             return self._fail(job, TaskFailedError(handle, status))
@@ -235,27 +251,36 @@ class Steps:
     # -- save -----------------------------------------------------------------------------------------
 
     def save(self, job: Job) -> Phase:
-        """Save every result not already present; every one is tried, the first failure is raised."""
+        """Save every result not already present (every one is tried, the first failure is raised), then the
+        task's sidecar beside them (:mod:`kiecore.sidecar`)."""
         handle, status, directory = job.handle, job.status, job.directory
         assert handle is not None and status is not None and directory is not None
         if job.cancelled:
             return self._settle(job, None)
         count = len(status.urls)
+        names = self._names(job, count)
         if job.recorded is not None:  # resuming: what an earlier run saved is not fetched again
-            job.present.update(saved_results(handle, count, directory, job.recorded))
-            if len(job.present) < count and directory.is_dir():
-                remove_partials(directory, handle.task_id)  # left by a download that was killed
+            job.present.update(saved_results(names, directory, job.recorded))
+            if len(job.present) < count and directory.is_dir():  # left by a download that was killed
+                remove_partials(directory, [*(result_stem(names.namer(i)) for i in range(count)), names.sidecar()])
         failures: list[KieError] = []
         missing = [index for index in range(count) if index not in job.present]
         for index in missing:
             try:
                 path = self.calls.save(
-                    handle, status.urls, index, directory, if_exists=job.if_exists, deadline=job.deadline
+                    handle,
+                    status.urls,
+                    index,
+                    directory,
+                    names.namer(index),
+                    if_exists=job.if_exists,
+                    deadline=job.deadline,
                 )
             except KieError as error:
                 failures.append(error)
                 continue
             job.present[index] = path
+            self._check_type(names, index, path)
             if index != missing[-1] or failures:  # the last one is recorded with the rest, by ``downloaded``
                 self.recorder.saved(self.calls.base_url, handle, path)
         if failures:
@@ -266,8 +291,58 @@ class Steps:
                 )
             return self._fail(job, failures[0])
         files = tuple(job.present[index] for index in range(count))
+        written = self._write_sidecar(job, directory / names.sidecar(), files)
         self.recorder.downloaded(self.calls.base_url, handle, files)
-        return self._settle(job, GenerationResult(handle=handle, status=status, files=files))
+        return self._settle(job, GenerationResult(handle=handle, status=status, files=files, sidecar=written))
+
+    def _names(self, job: Job, count: int) -> TaskNames:
+        """The names of the job's ``count`` results, by the naming it was started with."""
+        handle = job.handle
+        assert handle is not None
+        return job.naming.for_task(
+            model=handle.model,
+            task_id=handle.task_id,
+            prompt=_prompt(job),
+            submitted_at=handle.submitted_at,
+            count=count,
+        )
+
+    def _check_type(self, names: TaskNames, index: int, path: Path) -> None:
+        """An exact file name whose extension is not the image's type keeps the name it was given: say so."""
+        claimed = names.claimed_type(index)
+        if claimed is None:
+            return
+        try:
+            with open(path, "rb") as file:
+                actual = sniff(file.read(SNIFF_BYTES))
+        except OSError:
+            return
+        if actual is not None and actual != claimed:
+            self.recorder.notice(
+                f"kiecore: {path} holds a {_TYPE_NAMES.get(actual, actual)} image, not {claimed}; it keeps the name"
+                f" you gave (rename it to {path.stem}.{actual} if something needs the extension to match)"
+            )
+
+    def _write_sidecar(self, job: Job, path: Path, files: tuple[Path, ...]) -> Path | None:
+        """The task's sidecar, written once its results are saved; a failure to write it is said, and ends
+        nothing (the images are what was paid for)."""
+        handle, status = job.handle, job.status
+        assert handle is not None and status is not None
+        record = sidecar.describe(
+            handle=handle,
+            status=status,
+            prompt=_prompt(job),
+            prepared=job.prepared,
+            files=files,
+            folder=path.parent,
+            finished_at=job.finished_at,
+            saved_at=time.time(),
+        )
+        try:
+            return sidecar.write(path, record, redact=self.calls.transport.redact)
+        except KieError as error:
+            self.recorder.notice(f"kiecore: task {handle.task_id}'s images are saved, but not its sidecar: {error}")
+            return None
 
     # -- endings --------------------------------------------------------------------------------------
 
@@ -298,6 +373,12 @@ class Steps:
             return False
         return True
 
+    def _retrying(self, job: Job, what: str, error: KieError, *, attempt: int) -> None:
+        """Report that ``what`` is tried again at ``job.due``, as attempt ``attempt`` (:mod:`kiecore.events`)."""
+        host = urlsplit(self.calls.base_url).netloc
+        delay = job.due - self._clock()
+        report(retry_event(what, host, error, attempt=attempt, delay=delay, redact=self.calls.transport.redact))
+
     # -- time -----------------------------------------------------------------------------------------
 
     def _elapsed(self, handle: TaskHandle) -> float:
@@ -320,14 +401,23 @@ class Steps:
         return self.created(job)
 
 
-def saved_results(handle: TaskHandle, count: int, directory: Path, recorded: tuple[str, ...]) -> dict[int, Path]:
-    """The results of ``handle``'s task already on disk, by index: recorded in the journal, or found in
-    ``directory`` under their usual names."""
+def saved_results(names: TaskNames, directory: Path, recorded: tuple[str, ...]) -> dict[int, Path]:
+    """The results already on disk, by index: recorded in the journal, or found in ``directory``, under the
+    names ``names`` gives them (the naming the task was started with)."""
     present: dict[int, Path] = {}
-    for index in range(count):
-        stem = file_name(handle.task_id, index, count, "x").removesuffix(".x")
-        kept = [Path(file) for file in recorded if Path(file).stem == stem and Path(file).is_file()]
-        found = kept[0] if kept else existing_result(directory, handle.task_id, index, count)
+    for index in range(names.count):
+        wanted = {names.name(index, extension) for extension in EXTENSIONS}
+        kept = [Path(file) for file in recorded if Path(file).name in wanted and Path(file).is_file()]
+        found = kept[0] if kept else names.existing(directory, index)
         if found is not None:
             present[index] = found
     return present
+
+
+def _prompt(job: Job) -> str | None:
+    """The prompt of the job's task, when known: as sent, else as journalled."""
+    request = job.prepared.request if job.prepared is not None else job.request
+    return request.prompt if request is not None else None
+
+
+_TYPE_NAMES = {"png": "PNG", "jpg": "JPEG", "webp": "WebP", "gif": "GIF"}

@@ -7,7 +7,6 @@ import asyncio
 import io
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
@@ -35,12 +34,6 @@ def _client(emulator: Emulator, registry: Registry, **options: Any) -> Client:
 
 def _count(emulator: Emulator, path: str) -> int:
     return sum(1 for request in emulator.requests if request.path == path)
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    with Journal(tmp_path / "journal.sqlite3") as opened:
-        yield opened
 
 
 def test_many_generations_run_at_once_on_a_few_threads(

@@ -309,6 +309,7 @@ def test_a_version_2_journal_gains_the_run_time_table(tmp_path: Path) -> None:
         db.execute("DROP TABLE runtimes")
         db.execute("DROP INDEX tasks_item_key")
         db.execute("ALTER TABLE tasks DROP COLUMN item_key")
+        db.execute("ALTER TABLE tasks DROP COLUMN naming")
         db.execute("PRAGMA user_version = 2")
     assert "runtimes" not in _tables(path)
     with Journal(path) as journal:
@@ -328,6 +329,7 @@ def test_a_version_1_journal_gains_the_run_time_table_too(tmp_path: Path) -> Non
         db.execute("DROP INDEX tasks_item_key")
         db.execute("ALTER TABLE tasks DROP COLUMN item_key")
         db.execute("ALTER TABLE tasks DROP COLUMN key_fingerprint")
+        db.execute("ALTER TABLE tasks DROP COLUMN naming")
         db.execute("PRAGMA user_version = 1")
     with Journal(path) as journal:
         journal.record_runtime(BASE, "m", 2.0)

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from kiecore.download import file_name
 from kiecore.imagetypes import SNIFF_BYTES, sniff
+from kiecore.naming import Naming
 from kiecore.urlcheck import non_public_address
 
 
@@ -23,7 +23,8 @@ from kiecore.urlcheck import non_public_address
     ],
 )
 def test_file_names_come_from_the_task_id_only(task_id: str, index: int, count: int, name: str) -> None:
-    assert file_name(task_id, index, count, "png") == name
+    names = Naming().for_task(model="m", task_id=task_id, prompt="p", submitted_at=1.0, count=count)
+    assert names.name(index, "png") == name
 
 
 @pytest.mark.parametrize(
