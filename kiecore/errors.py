@@ -8,7 +8,8 @@ Hierarchy::
     │   ├── UnknownModelError      no installed plugin serves that model
     │   │   └── ModelNotInstalledError  a model kiecore knows, whose plugin is not installed
     │   ├── MissingAPIKeyError     KIE_API_KEY is not set
-    │   └── WrongKeyError          a journalled task was created with another key or host
+    │   ├── WrongKeyError          a journalled task was created with another key or host
+    │   └── ForeignPageError       an index.html kiecore did not write is where a gallery goes
     ├── TaskBusyError              another live process is handling that task          (exit 1)
     ├── PluginError                a plugin failed to load, misbehaved, or collided   (exit 1)
     ├── ParseError                 a reply that cannot be understood                  (exit 1)
@@ -127,6 +128,14 @@ class MissingAPIKeyError(UsageError):
 
 class WrongKeyError(UsageError):
     """A journalled task was created with another API key, or at another host: this key is not sent there."""
+
+
+class ForeignPageError(UsageError):
+    """``path`` (a folder's ``index.html``) was not written by kiecore, so a gallery will not replace it."""
+
+    def __init__(self, path: Path, hint: str = "") -> None:
+        super().__init__(f"{path} was not written by kiecore; not overwriting it{hint}")
+        self.path = path
 
 
 class TaskBusyError(KieError):

@@ -127,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
         "-O", "--output-file", metavar="FILE", help="save its one image as FILE exactly (extension added if none)"
     )
     download.add_argument("--timeout", type=float, metavar="SECONDS", help="deadline for the downloads")
+    _add_gallery_option(download)
     _add_connection_options(download, profile_default=None)
     download.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -147,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline per task")
     _add_poll_interval(resume)
+    _add_gallery_option(resume)
     resume.add_argument("--json", action="store_true", help="print one JSON object per finished task")
 
     abandon = commands.add_parser("abandon", help="give up on journalled tasks: no longer announced or resumed")
@@ -173,6 +175,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KIND[:ON[:TIMES]]",
         help="inject a fault, e.g. rate_limit:submit:2 (see docs/emulator.md)",
     )
+
+    gallery = commands.add_parser(
+        "gallery",
+        help="write DIR/index.html: a contact sheet of the images in DIR and its subfolders, no server needed",
+    )
+    gallery.add_argument("folder", metavar="DIR", help="the folder of images (e.g. a -o DIR)")
+    gallery.add_argument("--force", action="store_true", help="replace an index.html that kiecore did not write")
+    gallery.add_argument("--open", action="store_true", help="open the page in a web browser")
+    gallery.add_argument("--json", action="store_true", help="print one JSON object")
 
     demo = commands.add_parser("demo", help="one image per installed model, on the built-in emulator")
     demo.add_argument("output_dir", nargs="?", default="out", metavar="OUT", help="where to save them (default out)")
@@ -242,6 +253,7 @@ def _add_generation_options(parser: argparse.ArgumentParser, *, json_help: str) 
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="overall deadline for the generation")
     _add_poll_interval(parser)
     parser.add_argument("--no-download", action="store_true", help="print result URLs instead of saving files")
+    _add_gallery_option(parser)
     _add_connection_options(parser)
     parser.add_argument("--emulator", action="store_true", help="use a built-in emulator instead of api.kie.ai")
     parser.add_argument(
@@ -250,6 +262,14 @@ def _add_generation_options(parser: argparse.ArgumentParser, *, json_help: str) 
         help="validate, print what would be sent and its estimated cost, and send nothing (no key needed)",
     )
     parser.add_argument("--json", action="store_true", help=json_help)
+
+
+def _add_gallery_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gallery",
+        action="store_true",
+        help="write or refresh index.html in the output folder as results are saved (see `kie gallery`)",
+    )
 
 
 def _add_destination_options(parser: argparse.ArgumentParser) -> None:

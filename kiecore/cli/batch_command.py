@@ -32,6 +32,7 @@ from typing import Any
 import attrs
 
 from kiecore.cli import describe, destination, dry_run
+from kiecore.cli.gallery_command import Refresher, wants_gallery
 from kiecore.cli.generate_command import announce_cost, client_for, listen
 from kiecore.cli.options import request_fields
 from kiecore.cli.output import print_json, printable
@@ -145,10 +146,19 @@ def run(args: argparse.Namespace) -> int:
             them = "it" if len(bad) == 1 else "them"
             print(f"kie: batch: {some}; nothing was sent (fix {them}, or add --skip-invalid)", file=sys.stderr)
             return 2
+        folders = dict.fromkeys(_folder(item, args.dry_run) for item in items)
+        gallery = wants_gallery(args, [folder for folder in folders if folder is not None])
         if args.dry_run:
             dry_run.show_many(args, client, [(item.line, item.prepared) for item in items], len(bad))
             return worst(outcome.code for outcome in bad)
-        return _Batch(args, client, len(lines)).run(items, bad)
+        return _Batch(args, client, len(lines), gallery=gallery).run(items, bad)
+
+
+def _folder(item: Item, dry_run: bool) -> Path | None:
+    """Where ``item`` saves its images (``None``: nowhere); a dry run, which creates no folder, names it."""
+    if dry_run:
+        return destination.directory({"output_dir": item.output_dir, "output_file": item.output_file})
+    return item.directory
 
 
 def read_lines(name: str) -> list[tuple[int, str]]:
@@ -251,10 +261,12 @@ class _Batch:
     """Runs the valid items of one batch and reports each as it ends. Everything it prints is printed by the
     thread that calls :meth:`run`; the engine's threads only post events."""
 
-    def __init__(self, args: argparse.Namespace, client: Client, total: int) -> None:
+    def __init__(self, args: argparse.Namespace, client: Client, total: int, *, gallery: bool = False) -> None:
         self.args = args
         self.client = client
         self.total = total
+        journal = client.journal.entries if client.journal is not None else None
+        self.pages = Refresher(journal, warn=self._warn) if gallery else None  # --gallery
         self.outcomes: list[Outcome] = []
         self.skipped = 0
         # (item, None): its create was answered; (item, future): it is over
@@ -270,6 +282,8 @@ class _Batch:
             return self._run_items(items, skipped)
         finally:
             self.progress.close()  # whatever ends the run, the line is blanked and its timer stopped
+            if self.pages is not None:
+                self.pages.flush()  # once at the end, whatever ended it
 
     def _run_items(self, items: list[Item], skipped: list[Outcome]) -> int:
         for outcome in skipped:
@@ -374,6 +388,8 @@ class _Batch:
                 item = pending.popleft()
                 self._launch(item, functools.partial(self._start, item))
             self.progress.show(self._counts())
+            if self.pages is not None:
+                self.pages.tick()
             try:
                 item, future = self.events.get(timeout=REFRESH_SECONDS)
             except queue.Empty:
@@ -397,6 +413,10 @@ class _Batch:
         self.futures[future] = item
         future.add_done_callback(lambda done: self.events.put((item, done)))
 
+    def _warn(self, message: str) -> None:
+        self.progress.clear()
+        print(f"kie: warning: {printable(message)}", file=sys.stderr, flush=True)
+
     def _counts(self) -> tuple[int, int, int, int]:
         delivered = sum(1 for outcome in self.outcomes if outcome.error is None)
         failed = len(self.outcomes) - delivered - self.skipped
@@ -408,6 +428,8 @@ class _Batch:
         """Print how an item ended: its files (or URLs), or its JSON object, on stdout; its error on stderr
         (``announce=False``: already said)."""
         self.outcomes.append(outcome)
+        if self.pages is not None:
+            self.pages.saved(outcome.files)
         self.progress.clear()
         if outcome.error is not None and announce:
             print(f"kie: line {outcome.line}: {outcome.error}", file=sys.stderr, flush=True)

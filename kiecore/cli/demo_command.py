@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -44,4 +45,5 @@ def run(args: argparse.Namespace) -> int:
         code = kie([*options, *argv_for(registry, model_id, out / model_id.replace("/", "_"))])
         if code != 0:
             return code
+    print(f"demo: look at them all with `kie gallery {shlex.quote(str(out))}`", file=sys.stderr)
     return 0

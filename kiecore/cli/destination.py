@@ -41,6 +41,13 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
     return {"output_dir": folder(args.output_dir), "output_file": output_file, "name": args.name}
 
 
+def directory(where: dict[str, Any]) -> Path:
+    """The folder ``where`` (:func:`options`) saves into, resolved: ``-O FILE``'s, else ``-o DIR``."""
+    if where["output_file"] is not None:
+        return Path(os.fspath(where["output_file"])).expanduser().resolve().parent
+    return Path(os.fspath(where["output_dir"])).expanduser().resolve()
+
+
 def check_naming(prepared: PreparedRequest, where: dict[str, Any], *, download: bool) -> None:
     """What a real run checks of ``where`` (:func:`options`) before sending, writing nothing (a dry run creates
     no folder)."""

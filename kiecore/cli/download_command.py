@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from kiecore.cli import destination, known_task
+from kiecore.cli.gallery_command import Refresher, journal_reader, wants_gallery
 from kiecore.cli.output import print_result, printable
 from kiecore.client import Client
 from kiecore.errors import KieError, TaskFailedError
@@ -15,6 +16,7 @@ from kiecore.model import GenerationResult, TaskHandle, TaskState
 
 def run(args: argparse.Namespace) -> int:
     where = destination.options(args)
+    gallery = wants_gallery(args, [destination.directory(where)])
     base_url, profile = known_task.connection(args)  # the journal's, for a task it knows
     entry = known_task.journalled(args.journal, args.task_id, base_url)
     with Client(base_url=base_url, profile=profile) as client:
@@ -39,5 +41,9 @@ def run(args: argparse.Namespace) -> int:
             if_exists="error" if where["output_file"] is not None else "keep",
             deadline=deadline,
         )
+    if gallery:
+        pages = Refresher(journal_reader(args.journal))
+        pages.saved(files)
+        pages.flush()
     print_result(GenerationResult(handle=handle, status=status, files=files), as_json=args.json)
     return 0

@@ -12,6 +12,7 @@ from decimal import Decimal
 from kiecore.callback_receiver import HMAC_KEY_VARIABLE
 from kiecore.cli import destination
 from kiecore.cli.cost import credits_text
+from kiecore.cli.gallery_command import Refresher, wants_gallery
 from kiecore.cli.options import request_fields
 from kiecore.cli.output import error_json, print_json, print_result
 from kiecore.cli.progress import Progress
@@ -29,6 +30,7 @@ EMULATOR_POLL_INTERVAL = 0.2
 def run(args: argparse.Namespace) -> int:
     fields = request_fields(args)
     where = destination.options(args)
+    gallery = wants_gallery(args, [destination.directory(where)])
     if args.dry_run:
         from kiecore.cli import dry_run
 
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     with contextlib.ExitStack() as stack:
         client = stack.enter_context(client_for(args, stack))
+        pages = Refresher(client.journal.entries if client.journal is not None else None) if gallery else None
         listen(args, client, stack)
         if progress.tty and not args.emulator:
             announce_cost(estimate(client.prepare(args.model, **fields)))
@@ -78,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
             raise
         finally:
             progress.done()
+        if pages is not None:
+            pages.saved(result.files)
+            pages.flush()
     print_result(result, as_json=args.json)
     return 0
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from kiecore.cli import destination
+from kiecore.cli.gallery_command import Refresher
 from kiecore.cli.output import error_json, print_json, print_result, printable
 from kiecore.cli.progress import Progress
 from kiecore.client import Client
@@ -30,47 +31,61 @@ def run(args: argparse.Namespace) -> int:
         log = FallbackLog.beside(Path(args.journal) if args.journal else default_path())
         return max(1, _resume_unjournalled(args, log.records()))
     output_dir = destination.folder(args.output_dir) if args.output_dir is not None else None
+    pages = Refresher(journal.entries) if args.gallery else None
     with journal:
-        if args.task is not None:
-            entries = _chosen(args, journal, args.task)
-        else:
-            _announce_uncertain(journal, args.journal)
-            entries = journal.resumable()
-            if not entries:
-                print("kie: nothing to resume", file=sys.stderr)
-        with _Clients(args, journal) as clients:
-            worst = 0
-            for entry in entries:
-                label = f"task {entry.task_id} ({entry.model}, journal entry {entry.id})"
+        try:
+            return _resume_journalled(args, journal, output_dir, pages)
+        finally:
+            if pages is not None:
+                pages.flush()  # the pages of every folder results were saved in
+
+
+def _resume_journalled(
+    args: argparse.Namespace, journal: Journal, output_dir: str | None, pages: Refresher | None
+) -> int:
+    """Resume what the open ``journal`` holds (every entry, or ``TASK_ID``'s); returns the worst exit code."""
+    if args.task is not None:
+        entries = _chosen(args, journal, args.task)
+    else:
+        _announce_uncertain(journal, args.journal)
+        entries = journal.resumable()
+        if not entries:
+            print("kie: nothing to resume", file=sys.stderr)
+    with _Clients(args, journal) as clients:
+        worst = 0
+        for entry in entries:
+            label = f"task {entry.task_id} ({entry.model}, journal entry {entry.id})"
+            try:
+                client = clients.get(entry.base_url)
+                print(f"resuming {entry.model} task {entry.task_id}", file=sys.stderr)
+                progress = Progress()
                 try:
-                    client = clients.get(entry.base_url)
-                    print(f"resuming {entry.model} task {entry.task_id}", file=sys.stderr)
-                    progress = Progress()
-                    try:
-                        result = client.resume(
-                            entry,
-                            output_dir=output_dir,
-                            timeout=args.timeout,
-                            on_status=progress.update,
-                            on_retry=progress.retry,
-                        )
-                    finally:
-                        progress.done()
-                except (TaskBusyError, WrongKeyError) as error:
-                    print(f"kie: skipped {label}: {printable(str(error))}", file=sys.stderr)
-                    continue
-                except KieError as error:
-                    message = f"{label}: {printable(str(error))}"
-                    print(f"kie: error: {message}", file=sys.stderr)
-                    if args.json:
-                        print_json(error_json(error, error.exit_code, message))
-                    worst = max(worst, error.exit_code)
-                    continue
-                except Exception as error:  # one odd entry must never block the rest
-                    print(f"kie: internal error on {label}: {type(error).__name__}: {error}", file=sys.stderr)
-                    worst = max(worst, 1)
-                    continue
-                print_result(result, as_json=args.json)
+                    result = client.resume(
+                        entry,
+                        output_dir=output_dir,
+                        timeout=args.timeout,
+                        on_status=progress.update,
+                        on_retry=progress.retry,
+                    )
+                finally:
+                    progress.done()
+            except (TaskBusyError, WrongKeyError) as error:
+                print(f"kie: skipped {label}: {printable(str(error))}", file=sys.stderr)
+                continue
+            except KieError as error:
+                message = f"{label}: {printable(str(error))}"
+                print(f"kie: error: {message}", file=sys.stderr)
+                if args.json:
+                    print_json(error_json(error, error.exit_code, message))
+                worst = max(worst, error.exit_code)
+                continue
+            except Exception as error:  # one odd entry must never block the rest
+                print(f"kie: internal error on {label}: {type(error).__name__}: {error}", file=sys.stderr)
+                worst = max(worst, 1)
+                continue
+            print_result(result, as_json=args.json)
+            if pages is not None:
+                pages.saved(result.files)
     return worst
 
 
@@ -108,6 +123,15 @@ def _announce_uncertain(journal: Journal, journal_path: str | None) -> None:
 
 
 def _resume_unjournalled(args: argparse.Namespace, records: list[FallbackRecord]) -> int:
+    pages = Refresher(None) if args.gallery else None
+    try:
+        return _resume_records(args, records, pages)
+    finally:
+        if pages is not None:
+            pages.flush()
+
+
+def _resume_records(args: argparse.Namespace, records: list[FallbackRecord], pages: Refresher | None) -> int:
     worst = 0
     with _Clients(args, None) as clients:
         for record in records:
@@ -133,6 +157,8 @@ def _resume_unjournalled(args: argparse.Namespace, records: list[FallbackRecord]
                 worst = max(worst, 1)
                 continue
             print_result(result, as_json=args.json)
+            if pages is not None:
+                pages.saved(result.files)
     return worst
 
 
