@@ -832,6 +832,8 @@ def naming_for(
 def check_output_dir(output_dir: str | os.PathLike[str]) -> Path:
     """The output folder, resolved, created if needed and proved writable; :class:`UsageError` otherwise, so a
     generation never pays for images it could not save."""
+    if "\x00" in os.fspath(output_dir):  # no file system takes it (os.stat raises ValueError)
+        raise UsageError(f"cannot save images in {os.fspath(output_dir)!r}: a folder name cannot hold a NUL")
     directory = Path(output_dir).expanduser().resolve()
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -74,9 +74,11 @@ def _url2pathname(path: str) -> str:
 
 def local_path(value: str) -> Path | None:
     """The absolute path of the file ``value`` names, or ``None`` for an http(s) URL; ``ValueError`` for an empty
-    value, a malformed http(s) URL, a ``file:`` URL of another host, or any other ``scheme://``."""
+    value, one holding a NUL, a malformed http(s) URL, a ``file:`` URL of another host, or any other ``scheme://``."""
     if not value:
         raise ValueError("empty")
+    if "\x00" in value:  # no file system takes it (os.stat raises ValueError)
+        raise ValueError("a NUL character")
     parts = urlsplit(value)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):

@@ -105,17 +105,21 @@ def test_a_bad_line_sends_nothing(kie: KieRunner, kie_emulator: Emulator, tmp_pa
         '{"model": "nano-banana-prp", "prompt": "x"}',
         '{"prompt": "x", "timeout": "soon"}',
         '{"prompt": "x", "image": 5}',
+        '{"prompt": "x", "output_dir": "a\\u0000b"}',  # no file system takes a NUL: refused, never a crash
+        '{"prompt": "x", "image": "photo\\u0000.png"}',
     )
     code, out, err = kie("batch", batch_file(tmp_path, *lines), "--model", "nano-banana-pro", "-o", str(tmp_path))
     assert code == 2 and out == "" and kie_emulator.requests == []
-    assert len(err.splitlines()) == 7 and "kie: line 1:" not in err
+    assert len(err.splitlines()) == 9 and "kie: line 1:" not in err
     assert "kie: line 2: --aspect-ratio='7:3' is not accepted by nano-banana-pro" in err
     assert "kie: line 3: unknown field 'colour'" in err
     assert "kie: line 4: not a valid JSON object" in err
     assert "kie: line 5: unknown model 'nano-banana-prp'; did you mean nano-banana-pro" in err
     assert 'kie: line 6: "timeout" must be a number of seconds' in err
     assert 'kie: line 7: "image" must be a URL or file path, or a list of them' in err
-    assert err.splitlines()[-1] == "kie: batch: 6 bad lines; nothing was sent (fix them, or add --skip-invalid)"
+    assert "kie: line 8: cannot save images in 'a\\x00b': a folder name cannot hold a NUL" in err
+    assert "kie: line 9: --image must be an http(s) URL or the path of a local image file" in err
+    assert err.splitlines()[-1] == "kie: batch: 8 bad lines; nothing was sent (fix them, or add --skip-invalid)"
     assert "Traceback" not in err
 
 

@@ -32,10 +32,10 @@ HOSTILE = '<script>alert(1)</script> " onerror="alert(2)" ' + "' & <img src=x on
 #: The prompts of the ``generated`` folder's tasks.
 PROMPTS = sorted([HOSTILE, "two foxes & a hare", "a lighthouse at dusk", "a 'quoted' prompt"])
 #: The browsers the rendering test looks for on PATH, by family, in order.
-BROWSERS = {
-    "chromium": ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
-    "firefox": ("firefox", "firefox-esr"),
-}
+#: Headless browsers the page is rendered in, where installed. Chromium only: it can dump the DOM the page's
+#: script leaves (each image's load state); Firefox can only take a screenshot, which caught lazy images before
+#: they loaded on a busy machine (a flaky check, so not kept).
+BROWSERS = {"chromium": ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")}
 FOREIGN = "<html><body>my own page</body></html>\n"
 
 
@@ -430,9 +430,6 @@ def test_the_page_renders_in_a_headless_browser(kie: KieRunner, generated: Path,
     url = (generated / "index.html").resolve().as_uri()
     profile = tmp_path / "browser-profile"
     profile.mkdir()
-    if family == "firefox":
-        _render_in_firefox(browser, url, profile, tmp_path / "shot.png")
-        return
     command = [
         browser,
         "--headless",
@@ -450,14 +447,3 @@ def test_the_page_renders_in_a_headless_browser(kie: KieRunner, generated: Path,
     assert states == ["loaded"] * len(images_in(generated)), states  # the page's script ran, every image loaded
     (filters,) = [div for div in parsed.all("div") if div.get("id") == "filters"]
     assert "hidden" not in filters and "4 of 4 shown" in parsed.text("span")  # the script showed the filter
-
-
-def _render_in_firefox(browser: str, url: str, profile: Path, shot: Path) -> None:
-    """Firefox dumps no DOM: a screenshot of the page, which must show the images (tens of thousands of colours;
-    the same page without its images has about a thousand)."""
-    command = [browser, "--headless", "--no-remote", "--profile", str(profile), "--window-size=1400,2000"]
-    subprocess.run([*command, "--screenshot", str(shot), url], capture_output=True, timeout=120, check=True)
-    image = pytest.importorskip("PIL.Image", reason="Pillow reads the screenshot")
-    with image.open(shot) as picture:
-        colours = picture.convert("RGB").getcolors(maxcolors=1 << 22) or []
-    assert len(colours) > 10_000, f"the screenshot shows no images ({len(colours)} colours)"

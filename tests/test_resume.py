@@ -78,6 +78,27 @@ def test_one_bad_entry_never_blocks_the_others(
     assert code == 0 and {entry["id"] for entry in listed} >= {good_entry.id, bad_entry.id}
 
 
+def test_an_unexpected_failure_of_one_entry_is_one_masked_line_and_the_rest_go_on(
+    client: Client, journal: Journal, kie: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _, _ = succeeded(client, journal, "nano-banana-pro")
+    succeeded(client, journal, "nano-banana-pro")
+    real = Client.resume
+
+    def resume(self: Client, task: Any, **options: Any) -> Any:
+        if task.task_id == first.task_id:
+            raise RuntimeError(f"a bug that quotes the header Bearer {KEY}")
+        return real(self, task, **options)
+
+    monkeypatch.setattr(Client, "resume", resume)
+    code, out, err = kie("resume", "-o", str(tmp_path / "out"), "--json")
+    assert code == 1 and KEY not in err and KEY not in out and "Traceback" not in err
+    assert f"task {first.task_id}" in err and "internal error: RuntimeError" in err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["error"]["type"] for line in lines if "error" in line] == ["RuntimeError"]
+    assert len([line for line in lines if "files" in line]) == 1  # the other entry was delivered
+
+
 def test_an_overlong_task_id_is_reported_not_fatal(client: Client, journal: Journal, kie: Any, tmp_path: Path) -> None:
     handle, status, entry = succeeded(client, journal, "nano-banana-pro")
     other_id = journal.begin_submit(

@@ -110,6 +110,11 @@ def test_a_missing_file_is_refused_naming_the_parameter(tmp_path: Path) -> None:
     assert message.startswith("image_urls: ") and "no such file" in message and "\n" not in message
 
 
+def test_a_value_no_file_system_takes_is_refused_not_crashed_on() -> None:
+    message = refusal(GenerationRequest(prompt="x", image_urls=("photo\x00.png",)))
+    assert message.startswith("image_urls must be an http(s) URL or the path of a local image file")
+
+
 def test_a_directory_is_refused(tmp_path: Path) -> None:
     assert "a directory, not an image file" in refusal(GenerationRequest(prompt="x", image_urls=(str(tmp_path),)))
 

@@ -11,12 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from kiecore.cli import destination
+from kiecore.cli import describe, destination
 from kiecore.cli.gallery_command import Refresher
 from kiecore.cli.output import error_json, print_json, print_result, printable
 from kiecore.cli.progress import Progress
 from kiecore.client import Client
-from kiecore.errors import KieError, TaskBusyError, UsageError, WrongKeyError
+from kiecore.errors import TaskBusyError, UsageError, WrongKeyError
 from kiecore.hints import journal_option
 from kiecore.journal import Journal, JournalEntry, JournalError, JournalState, default_path
 from kiecore.journal_fallback import FallbackLog, FallbackRecord
@@ -72,16 +72,8 @@ def _resume_journalled(
             except (TaskBusyError, WrongKeyError) as error:
                 print(f"kie: skipped {label}: {printable(str(error))}", file=sys.stderr)
                 continue
-            except KieError as error:
-                message = f"{label}: {printable(str(error))}"
-                print(f"kie: error: {message}", file=sys.stderr)
-                if args.json:
-                    print_json(error_json(error, error.exit_code, message))
-                worst = max(worst, error.exit_code)
-                continue
-            except Exception as error:  # one odd entry must never block the rest
-                print(f"kie: internal error on {label}: {type(error).__name__}: {error}", file=sys.stderr)
-                worst = max(worst, 1)
+            except Exception as error:  # one entry that fails, even oddly, must never block the rest
+                worst = max(worst, _failed(args, label, error))
                 continue
             print_result(result, as_json=args.json)
             if pages is not None:
@@ -148,18 +140,24 @@ def _resume_records(args: argparse.Namespace, records: list[FallbackRecord], pag
                     name=record.naming,
                     request=record.request,
                 )
-            except KieError as error:
-                print(f"kie: error: task {record.task_id}: {printable(str(error))}", file=sys.stderr)
-                worst = max(worst, error.exit_code)
-                continue
             except Exception as error:
-                print(f"kie: internal error on task {record.task_id}: {type(error).__name__}: {error}", file=sys.stderr)
-                worst = max(worst, 1)
+                worst = max(worst, _failed(args, f"task {record.task_id}", error))
                 continue
             print_result(result, as_json=args.json)
             if pages is not None:
                 pages.saved(result.files)
     return worst
+
+
+def _failed(args: argparse.Namespace, label: str, error: Exception) -> int:
+    """Say in one line (and with ``--json`` as an error object) that resuming ``label`` failed; its exit code.
+    The message is :func:`~kiecore.cli.describe`'s: the key masked, control characters escaped, an unexpected
+    error named as one."""
+    code, message = describe(error)
+    print(f"kie: error: {label}: {message}", file=sys.stderr)
+    if args.json:
+        print_json(error_json(error, code, f"{label}: {message}"))
+    return code
 
 
 class _Clients:
