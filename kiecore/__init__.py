@@ -29,11 +29,13 @@ _EXPORTS = {
     "RetryEvent": "kiecore.events",
     "BodyLayout": "kiecore.declarations",
     "Dialect": "kiecore.declarations",
+    "Match": "kiecore.declarations",
     "ModelSpec": "kiecore.declarations",
     "ParamKind": "kiecore.declarations",
     "ParamSpec": "kiecore.declarations",
     "Price": "kiecore.declarations",
     "PriceUnit": "kiecore.declarations",
+    "Rule": "kiecore.declarations",
     "WireSpec": "kiecore.declarations",
     "DeclarativePlugin": "kiecore.plugin",
     "hookimpl": "kiecore.hookspecs",
@@ -54,6 +56,7 @@ __all__ = [
     "Dialect",
     "GenerationRequest",
     "GenerationResult",
+    "Match",
     "ModelSpec",
     "ParamKind",
     "ParamSpec",
@@ -63,6 +66,7 @@ __all__ = [
     "Registry",
     "RetryCause",
     "RetryEvent",
+    "Rule",
     "TaskHandle",
     "TaskState",
     "TaskStatus",
@@ -79,7 +83,18 @@ if TYPE_CHECKING:
     from kiecore.async_client import AsyncClient
     from kiecore.callback_receiver import CallbackReceiver, CallbackServer
     from kiecore.client import Client
-    from kiecore.declarations import BodyLayout, Dialect, ModelSpec, ParamKind, ParamSpec, Price, PriceUnit, WireSpec
+    from kiecore.declarations import (
+        BodyLayout,
+        Dialect,
+        Match,
+        ModelSpec,
+        ParamKind,
+        ParamSpec,
+        Price,
+        PriceUnit,
+        Rule,
+        WireSpec,
+    )
     from kiecore.events import RetryCause, RetryEvent
     from kiecore.hookspecs import hookimpl
     from kiecore.loading import load_registry

@@ -48,6 +48,7 @@ from kiecore.recorder import Recorder
 from kiecore.redaction import clean_api_key
 from kiecore.registry import ModelEntry, Registry
 from kiecore.retry import RetryPolicy
+from kiecore.splitting import split_request
 from kiecore.transport import DEFAULT_BASE_URL, Sender, Transport, check_base_url, is_loopback
 from kiecore.uploads import DEFAULT_UPLOAD_URL, UPLOAD_TIMEOUT_SECONDS, Uploader
 from kiecore.wire.credits import credit_request, parse_credit_reply
@@ -327,6 +328,24 @@ class Client:
         if prepared.uploads:
             self._checked_upload_url()  # a local image with nowhere (or nowhere safe) to upload it to
         return prepared
+
+    def task_requests(
+        self,
+        model: str,
+        prompt: str | GenerationRequest | None = None,
+        *,
+        profile: Profile | str | None = None,
+        **params: Any,
+    ) -> tuple[GenerationRequest, ...]:
+        """The requests of the tasks that make ``num_images`` images with ``model``: one when a task makes them
+        all, else one per task (:func:`kiecore.splitting.split_request`). Hand them to :meth:`generate_many`
+        (``{"model": model, "prompt": request}``) to run them at once. Nothing is validated or sent here."""
+        request = prompt if isinstance(prompt, GenerationRequest) else GenerationRequest()
+        if isinstance(prompt, str):
+            params["prompt"] = prompt
+        request = attrs.evolve(request, **params)
+        chosen = self.profile if profile is None else Profile(profile)
+        return split_request(self.model(model).spec, chosen, request)
 
     def upload(self, path: str | os.PathLike[str], *, timeout: float | None = None) -> str:
         """Upload the local image at ``path`` (PNG, JPEG, WebP or GIF, at most

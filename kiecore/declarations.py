@@ -97,6 +97,101 @@ class ParamSpec:
             raise ValueError(f"{self.name}: unknown common parameter {value!r}")
 
 
+def _same(value: Any, wanted: Any) -> bool:
+    """Equal, and a bool only to a bool (``True == 1`` is no match)."""
+    return value == wanted and isinstance(value, bool) == isinstance(wanted, bool)
+
+
+@attrs.frozen(kw_only=True)
+class Match:
+    """A test of one parameter's wire value in a :class:`Rule`: one of ``values``, or within ``minimum`` ..
+    ``maximum``; with neither, only that the parameter has a value."""
+
+    values: tuple[Any, ...] = attrs.field(default=(), converter=_choices)
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` (``None``: the parameter has none) passes."""
+        if value is None:
+            return False
+        if self.values and not any(_same(value, wanted) for wanted in self.values):
+            return False
+        if self.minimum is None and self.maximum is None:
+            return True
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        return (self.minimum is None or value >= self.minimum) and (self.maximum is None or value <= self.maximum)
+
+    def describe(self) -> str:
+        """What passes, for a person: ``1K or 2K``, ``0..2``, ``set``."""
+        if self.values:
+            words = [price_key(value) for value in self.values]
+            return " or ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + f" or {words[-1]}"
+        if self.minimum is None and self.maximum is None:
+            return "set"
+        low = "" if self.minimum is None else f"{self.minimum:g}"
+        high = "" if self.maximum is None else f"{self.maximum:g}"
+        return f"{low}..{high}"
+
+
+def _matches(value: Mapping[str, Any] | None) -> Mapping[str, Match]:
+    """``{name: Match | value | (values...)}`` with every test as a :class:`Match`."""
+    tests: dict[str, Match] = {}
+    for name, test in (value or {}).items():
+        if isinstance(test, Match):
+            tests[name] = test
+        elif isinstance(test, (tuple, list, frozenset, set)):
+            tests[name] = Match(values=tuple(test))
+        else:
+            tests[name] = Match(values=(test,))
+    return tests
+
+
+@attrs.frozen(kw_only=True)
+class Rule:
+    """A rule across parameters, on wire names and values: when every ``when`` test holds, each ``then`` test
+    must hold too. ``reason`` says why, in the docs' words (``"1:1 cannot be 4K"``).
+
+    Tests see a parameter's *effective* value: the one sent, else its declared default. A ``then`` parameter
+    with neither is left to the service and passes; a ``when`` parameter with neither does not hold. Values
+    may be given bare or as a tuple (one of them), or as a :class:`Match`::
+
+        Rule(when={"aspect_ratio": "1:1"}, then={"resolution": ("1K", "2K")}, reason="1:1 cannot be 4K")
+        Rule(when={"inputImage": Match()}, then={"safetyTolerance": Match(minimum=0, maximum=2)},
+             reason="edit mode allows safetyTolerance 0-2")
+    """
+
+    when: Mapping[str, Match] = attrs.field(converter=_matches, hash=False)
+    then: Mapping[str, Match] = attrs.field(converter=_matches, hash=False)
+    reason: str
+
+    def __attrs_post_init__(self) -> None:
+        if not self.when or not self.then:
+            raise ValueError("a rule needs at least one when= test and one then= test")
+
+    def broken_by(self, values: Mapping[str, Any]) -> str | None:
+        """The ``then`` parameter that ``values`` (effective wire values) break this rule with, or ``None``."""
+        if not all(test.holds(values.get(name)) for name, test in self.when.items()):
+            return None
+        for name, test in self.then.items():
+            if values.get(name) is not None and not test.holds(values[name]):
+                return name
+        return None
+
+    def describe_when(self, values: Mapping[str, Any] | None = None) -> str:
+        """The condition, for a person: ``aspect_ratio=1:1``, ``inputImage set``; with ``values`` (effective
+        wire values that meet it), those values (``aspect_ratio=27:16``)."""
+        parts = []
+        for name, test in self.when.items():
+            if test.describe() == "set":
+                parts.append(f"{name} set")
+            else:
+                shown = price_key(values[name]) if values is not None and name in values else test.describe()
+                parts.append(f"{name}={shown}")
+        return " and ".join(parts)
+
+
 @attrs.frozen(kw_only=True)
 class WireSpec:
     """How a model is spoken to in one profile: paths, body layout, reply dialect and parameters.
@@ -104,7 +199,8 @@ class WireSpec:
     ``dialect`` names the wire dialect (a :class:`Dialect` or the name of one a plugin registers), which says
     how replies read, how status and fresh links are asked for, and what rate quirks apply. ``model_field`` is
     the value of the body's ``model`` key (``None``: no such key). ``status_path`` is polled with
-    ``?taskId=<id>``. ``requires_any`` lists groups of parameter names of which at least one must be set.
+    ``?taskId=<id>``. ``requires_any`` lists groups of parameter names of which at least one must be set;
+    ``rules`` are the rules across parameters the service enforces (:class:`Rule`).
     """
 
     dialect: str = attrs.field(converter=_dialect_name)
@@ -115,6 +211,30 @@ class WireSpec:
     callback_field: str | None = "callBackUrl"
     params: tuple[ParamSpec, ...] = ()
     requires_any: tuple[tuple[str, ...], ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        declared = {param.name for param in self.params}
+        for rule in self.rules:
+            unknown = sorted({*rule.when, *rule.then} - declared)
+            if unknown:
+                raise ValueError(f"a rule names {unknown[0]!r}, which is not a declared parameter")
+
+    def effective(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` (wire values to send) with each declared default filled in where a parameter is left out:
+        what the service works with."""
+        values = {spec.name: spec.default for spec in self.params if spec.default is not None}
+        values.update(params)
+        return values
+
+    def broken_rule(self, params: Mapping[str, Any]) -> tuple[Rule, str] | None:
+        """The first rule ``params`` break, with the parameter that breaks it, or ``None``."""
+        values = self.effective(params)
+        for rule in self.rules:
+            name = rule.broken_by(values)
+            if name is not None:
+                return rule, name
+        return None
 
     def param(self, name: str) -> ParamSpec | None:
         """The parameter with this wire name, or ``None``."""
@@ -204,8 +324,10 @@ class ModelSpec:
 
     ``id`` follows the live service; ``aliases`` add short and reference-spec names. ``typical_seconds`` is how
     long a generation usually takes; it shapes polling and the default deadline. ``reference`` is ``None`` when
-    the reference spec does not describe this model. ``price`` is what Kie's docs say it costs (``None``: they
-    state no price); a price that varies must name a parameter of the live profile, and only its values.
+    the reference spec does not describe this model. ``max_images`` is the most images one task can be asked
+    for; ``images_per_task`` is how many one task makes when the model takes no image count (Grok Imagine makes
+    several). ``price`` is what Kie's docs say it costs (``None``: they state no price); a price that varies must
+    name a parameter of the live profile, and only its values.
     """
 
     id: str
@@ -216,6 +338,7 @@ class ModelSpec:
     aliases: tuple[str, ...] = attrs.field(default=(), converter=_names)
     typical_seconds: float = 30.0
     max_images: int = 1
+    images_per_task: int = 1
     description: str = ""
     price: Price | None = attrs.field(default=None)
 
@@ -237,6 +360,15 @@ class ModelSpec:
         if spec is None:
             raise LookupError(f"model {self.id} has no {profile.value} profile")
         return spec
+
+    def task_images(self, profile: Profile) -> int:
+        """The most images one task makes in ``profile``: its image count's limit, else :attr:`images_per_task`."""
+        count = self.wire(profile).for_common("num_images")
+        if count is None:
+            return self.images_per_task
+        if count.choices:
+            return max(int(choice) for choice in count.choices)
+        return int(count.maximum) if count.maximum is not None else self.max_images
 
     def profiles(self) -> tuple[Profile, ...]:
         """The profiles this model can be spoken to in."""

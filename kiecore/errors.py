@@ -18,6 +18,7 @@ Hierarchy::
     ├── APIError                   the service refused a request                      (exit 1)
     │   ├── AuthenticationError    401                                                (exit 3)
     │   ├── InsufficientCreditsError 402                                              (exit 3)
+    │   ├── UsageCapError          433: the key reached a usage cap set on it at Kie    (exit 3)
     │   ├── InvalidRequestError    400 / 422
     │   ├── NotFoundError          404
     │   ├── RateLimitedError       429 (``retry_after`` seconds, if given)
@@ -178,6 +179,13 @@ class AuthenticationError(APIError):
 
 
 class InsufficientCreditsError(APIError):
+    exit_code = 3
+
+
+class UsageCapError(APIError):
+    """Body code 433: the key reached one of the hourly, daily or total usage caps set on it in the Kie account;
+    nothing was created."""
+
     exit_code = 3
 
 

@@ -18,7 +18,7 @@ from kiecore.model import Profile
 if TYPE_CHECKING:
     from kiecore.engine.calls import PreparedRequest
 
-__all__ = ["USD_PER_CREDIT", "estimate", "estimate_params", "image_count"]
+__all__ = ["USD_PER_CREDIT", "estimate", "estimate_params", "image_count", "no_estimate_reason"]
 
 #: What one credit costs, about (docs.kie.ai's pricing; docs/kie-api-notes.md §8).
 USD_PER_CREDIT = Decimal("0.005")
@@ -57,12 +57,13 @@ def estimate_params(model: ModelSpec, profile: Profile, params: Mapping[str, Any
 
 def image_count(model: ModelSpec, profile: Profile, params: Mapping[str, Any]) -> int | None:
     """How many images a create with wire parameters ``params`` asks for: its image-count parameter (the one
-    mapped from ``num_images``: ``num_images``, ``nVariants``, ``max_images``, ...) as sent, else its declared
-    default; 1 for a model without one; ``None`` when it is left out and has no default. (A maximum such as
-    Seedream's ``max_images`` counts in full: the estimate is then an upper bound.)"""
+    mapped from ``num_images``: ``num_images``, ``max_images``, ``variants``, ...) as sent, else its declared
+    default; the model's :attr:`~kiecore.declarations.ModelSpec.images_per_task` for a model without one;
+    ``None`` when it is left out and has no default. (A maximum such as Seedream's ``max_images`` counts in full:
+    the estimate is then an upper bound.)"""
     spec = model.wire(profile).for_common("num_images")
     if spec is None:
-        return 1
+        return model.images_per_task
     value = params.get(spec.name, spec.default)
     if value is None or isinstance(value, bool):
         return None
@@ -70,3 +71,18 @@ def image_count(model: ModelSpec, profile: Profile, params: Mapping[str, Any]) -
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def no_estimate_reason(prepared: PreparedRequest) -> str:
+    """Why :func:`estimate` gives no figure for ``prepared``, for a person: ``no price is declared for X``, or
+    what the declared price needs that the request does not say."""
+    model, params = prepared.model.spec, prepared.params
+    price = model.price
+    if price is None:
+        return f"no price is declared for {model.id}"
+    spec = model.wire(prepared.profile).param(price.by) if price.by is not None else None
+    if price.by is not None and (spec is None or params.get(spec.name, spec.default) is None):
+        return f"{model.id}'s price depends on {price.by}, which is not set"
+    if price.by is not None and spec is not None:
+        return f"the docs give no price for {model.id} with {price.by}={params.get(spec.name, spec.default)}"
+    return f"{model.id}'s price is per image, and the image count is not set"

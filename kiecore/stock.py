@@ -17,7 +17,7 @@ docs say more.
 
 from __future__ import annotations
 
-from kiecore.declarations import BodyLayout, Dialect, ParamKind, ParamSpec, WireSpec
+from kiecore.declarations import BodyLayout, Dialect, ParamKind, ParamSpec, Rule, WireSpec
 
 __all__ = [
     "aspect_ratio",
@@ -222,9 +222,12 @@ def market_wire(
     *params: ParamSpec,
     submit_path: str = MARKET_SUBMIT_PATH,
     callback_field: str | None = "callBackUrl",
+    requires_any: tuple[tuple[str, ...], ...] = (),
+    rules: tuple[Rule, ...] = (),
 ) -> WireSpec:
     """A market model on the jobs API: ``POST /api/v1/jobs/createTask`` (or ``submit_path``) with ``{model,
-    callBackUrl, input: {params}}``, its status at ``/api/v1/jobs/recordInfo``."""
+    callBackUrl, input: {params}}``, its status at ``/api/v1/jobs/recordInfo``; ``requires_any`` and ``rules``
+    as :class:`~kiecore.declarations.WireSpec` takes them."""
     return WireSpec(
         dialect=Dialect.MARKET,
         submit_path=submit_path,
@@ -233,6 +236,8 @@ def market_wire(
         model_field=model_id,
         callback_field=callback_field,
         params=params,
+        requires_any=requires_any,
+        rules=rules,
     )
 
 

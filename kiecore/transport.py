@@ -45,6 +45,7 @@ from kiecore.errors import (
     ServiceUnavailableError,
     SubmitUncertainError,
     TransportError,
+    UsageCapError,
     UsageError,
 )
 from kiecore.events import report, retry_event
@@ -403,7 +404,7 @@ ERRORS: Mapping[int, tuple[type[APIError], str]] = {
     404: (NotFoundError, "not found at {host} ({detail}); check the base URL and task id"),
     422: (InvalidRequestError, "Kie refused the request ({detail})"),
     429: (RateLimitedError, "rate limited by Kie ({detail}); try again later"),
-    433: (APIError, "the API key reached one of its usage caps ({detail}); check the key at Kie"),
+    433: (UsageCapError, "the API key reached a usage cap set on it ({detail}); raise the cap at kie.ai or wait"),
     455: (ServiceUnavailableError, "Kie is unavailable ({detail}); try again later"),
     503: (ServiceUnavailableError, "Kie is unavailable ({detail}); try again later"),
     505: (APIError, "Kie has this feature disabled ({detail})"),

@@ -38,8 +38,18 @@ def resolve_params(model: ModelSpec, profile: Profile, request: GenerationReques
     for common, value in request.common_values().items():
         spec = wire.for_common(common)
         if spec is None:
-            if common == "num_images" and value == 1:
-                continue  # one image from a model that makes one per task is no error
+            if common == "num_images" and value == model.images_per_task:
+                continue  # what a model without an image count makes anyway is no error
+            if common == "num_images":
+                made = f"{model.images_per_task} image{'s' if model.images_per_task > 1 else ''}"
+                raise InvalidParameterError(
+                    f"num_images={value!r}: {model.id} makes {made} per task and takes no image count; for more, "
+                    "run several tasks (Client.task_requests splits a request into them)",
+                    parameter=common,
+                    value=value,
+                    common=common,
+                    named=common,
+                )
             raise InvalidParameterError(
                 f"{common} is not supported by {model.id} ({profile.value} profile); leave it out",
                 parameter=common,
@@ -98,7 +108,28 @@ def _finish(model: ModelSpec, wire: WireSpec, given: Mapping[str, Any]) -> dict[
             first = wire.param(group[0])
             common = first.common if first is not None else None
             raise InvalidParameterError(f"{model.id} needs {names}", parameter=group[0], value=None, common=common)
+    _check_rules(model, wire, params)
     return params
+
+
+def _check_rules(model: ModelSpec, wire: WireSpec, params: Mapping[str, Any]) -> None:
+    """Refuse what breaks one of the model's rules across parameters: Kie would take it, charge, and fail."""
+    broken = wire.broken_rule(params)
+    if broken is None:
+        return
+    rule, name = broken
+    spec = wire.param(name)
+    assert spec is not None  # a rule names declared parameters only
+    values = wire.effective(params)
+    value = values[name]
+    raise InvalidParameterError(
+        f"{_label(spec)}={value!r} is not accepted by {model.id} with {rule.describe_when(values)} ({rule.reason}); "
+        f"allowed: {rule.then[name].describe()}",
+        parameter=name,
+        value=value,
+        common=spec.common,
+        named=_label(spec),
+    )
 
 
 def _label(spec: ParamSpec) -> str:

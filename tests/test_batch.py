@@ -74,15 +74,17 @@ def test_json_lines_override_the_command_line(kie: KieRunner, kie_emulator: Emul
 
     code, out, err = kie("batch", file, *args)
     assert code == 0, err
-    results = {result["line"]: result for result in map(json.loads, out.splitlines())}
-    assert set(results) == {1, 2, 3, 4}
-    assert all(set(result) == {"line", "model", "task_id", "files", "urls"} for result in results.values())
-    assert results[3]["model"] == "gpt4o-image" and len(results[3]["files"]) == len(results[3]["urls"]) == 2
+    shown = [json.loads(line) for line in out.splitlines()]
+    results = {result["line"]: result for result in shown}
+    assert sorted(result["line"] for result in shown) == [1, 2, 3, 3, 4]  # two images: two tasks of one each
+    assert all(set(result) == {"line", "model", "task_id", "files", "urls"} for result in shown)
+    twos = [result for result in shown if result["line"] == 3]
+    assert all(result["model"] == "gpt4o-image" and len(result["files"]) == 1 for result in twos)
     assert Path(results[2]["files"][0]).parent == tmp_path / "wide"
     assert Path(results[1]["files"][0]).parent == tmp_path / "out"
     bodies = {task.prompt: task.body for task in kie_emulator.tasks.values()}
     assert bodies["plain"]["input"]["aspect_ratio"] == "1:1" and bodies["wide"]["input"]["aspect_ratio"] == "16:9"
-    assert bodies["two"]["nVariants"] == 2 and bodies["two"]["isEnhance"] is True
+    assert "nVariants" not in bodies["two"] and bodies["two"]["isEnhance"] is True
     assert bodies["ref"]["size"] == "3:2" and bodies["ref"]["filesUrl"] == ["https://example.com/a.png"]
 
 
@@ -193,6 +195,23 @@ def test_running_it_again_after_everything_was_delivered_sends_nothing(
     assert len(kie_emulator.requests) == sent and err.splitlines() == [SUMMARY.format(2, 0, 0, 2)]
     code, _, _ = kie("batch", file, *args, "--resolution", "2K")  # another request: other items
     assert code == 0 and creates(kie_emulator) == 4
+
+
+def test_a_line_asking_for_more_images_than_a_task_makes_runs_several_tasks(
+    kie: KieRunner, kie_emulator: Emulator, tmp_path: Path
+) -> None:
+    file = batch_file(tmp_path, "one fox", '{"prompt": "three foxes", "num_images": 3}')
+    args = ("--model", "nano-banana-pro", "-o", str(tmp_path / "out"))
+    code, first, err = kie("batch", file, *args)
+    assert code == 0, err
+    assert len(first.splitlines()) == 4 and err.splitlines() == [SUMMARY.format(4, 0, 0, 4)]
+    assert sorted(task.prompt for task in kie_emulator.tasks.values()) == ["one fox", *["three foxes"] * 3]
+    assert len({entry.item_key for entry in entries(tmp_path)}) == 4  # each task its own item
+    code, again, _ = kie("batch", file, *args)  # all delivered: nothing is sent again
+    assert code == 0 and creates(kie_emulator) == 4 and sorted(again.splitlines()) == sorted(first.splitlines())
+    many = batch_file(tmp_path, '{"prompt": "x", "num_images": 2, "output_file": "x.png"}')
+    code, _, err = kie("batch", many, *args)
+    assert code == 2 and '"output_file" saves one image' in err and creates(kie_emulator) == 4
 
 
 def test_running_it_again_after_an_interruption_finishes_without_a_new_create(

@@ -34,3 +34,13 @@ def test_no_name_is_in_two_plugins_and_lookups_ignore_case() -> None:
     assert len(every) == len(set(every))
     assert catalog.distribution_of("Google/Nano-Banana") == "kiecore-nano-banana"
     assert catalog.distribution_of("nano-banana-bogus") is None
+
+
+def test_every_plugin_of_the_repository_has_an_isolated_tox_environment() -> None:
+    """`make isolation` tests each plugin alone with kiecore: one tox environment per plugin directory."""
+    import configparser
+
+    tox = configparser.ConfigParser()
+    tox.read(PLUGINS.parent / "tox.ini")
+    environments = set(tox["tox"]["env_list"].split())
+    assert environments == {path.name for path in PLUGINS.iterdir() if (path / "pyproject.toml").is_file()}

@@ -132,7 +132,7 @@ def test_an_error_about_a_task_names_it(kie: KieRunner, kie_emulator: Emulator, 
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["generate", "nbp", "--json"], "kie generate: the following arguments are required: PROMPT"),
+        (["generate", "--json"], "kie generate: the following arguments are required: MODEL"),
         (["generate", "nbp", "x", "--json", "-n", "two"], "argument -n/--num-images: invalid int value: 'two'"),
         (["tasks", "--js", "--bogus"], "unrecognized arguments: --bogus"),
     ],
@@ -185,10 +185,10 @@ def test_a_refused_parameter_is_named_by_its_option(
 
 def test_the_library_names_parameters_as_python_callers_do(kie: KieRunner) -> None:
     with Client() as client, pytest.raises(InvalidParameterError) as caught:
-        client.prepare("gpt4o-image", prompt="a fox", num_images=3)
-    assert str(caught.value).startswith("num_images (nVariants)=3 is not accepted")
-    assert (caught.value.common, caught.value.parameter) == ("num_images", "nVariants")
-    assert caught.value.renamed("-n").startswith("-n=3 is not accepted")
+        client.prepare("seedream", prompt="a fox", num_images=7)
+    assert str(caught.value).startswith("num_images (max_images)=7 is out of range")
+    assert (caught.value.common, caught.value.parameter) == ("num_images", "max_images")
+    assert caught.value.renamed("-n").startswith("-n=7 is out of range")
     with Client() as client, pytest.raises(InvalidParameterError) as caught:
         client.prepare("nbp", prompt="a fox", extra={"resolution": "8K"})
     assert str(caught.value).startswith("resolution='8K'") and caught.value.common is None

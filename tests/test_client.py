@@ -24,6 +24,7 @@ from kiecore.errors import (
     ParseError,
     SubmitUncertainError,
     TaskFailedError,
+    UsageCapError,
     UsageError,
 )
 from kiecore.model import Profile, TaskHandle, TaskState
@@ -145,7 +146,10 @@ def test_failed_tasks_in_the_dedicated_dialects(client: Client, emulator: Emulat
         client.generate(model, "a fox", download=False)
 
 
-@pytest.mark.parametrize(("kind", "error"), [("auth", AuthenticationError), ("credits", InsufficientCreditsError)])
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("auth", AuthenticationError), ("credits", InsufficientCreditsError), ("usage_cap", UsageCapError)],
+)
 def test_refusals_in_the_body_of_an_http_200(client: Client, emulator: Emulator, kind: str, error: type) -> None:
     emulator.inject(kind, on="submit")
     with pytest.raises(error) as caught:

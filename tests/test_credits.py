@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from kiecore import AsyncClient, DeclarativePlugin, ModelSpec, Price, PriceUnit, stock
 from kiecore.cli import main
 from kiecore.client import Client
-from kiecore.declarations import BodyLayout
+from kiecore.declarations import BodyLayout, price_key
 from kiecore.emulator import Emulator
 from kiecore.errors import AuthenticationError, InsufficientCreditsError, ParseError, UsageError
 from kiecore.model import Profile
@@ -191,7 +191,7 @@ TEST_REGISTRY = Registry.from_plugins((DeclarativePlugin(*_priced_models()), Plu
 
 def _expected(spec: ModelSpec, profile: Profile, body: Any) -> Decimal | None:
     """The cost of a create body, read from the body itself: the price of the value it sends (or the declared
-    default) times the image count it sends (or the default; 1 without a count)."""
+    default) times the image count it sends (or the default; what a task makes without a count)."""
     price = spec.price
     if price is None:
         return None
@@ -206,12 +206,12 @@ def _expected(spec: ModelSpec, profile: Profile, body: Any) -> Decimal | None:
     if price.by is None:
         unit = price.credits
     else:
-        unit = price.by_value.get(str(as_sent(price.by))) if wire.param(price.by) else None
+        unit = price.by_value.get(price_key(as_sent(price.by))) if wire.param(price.by) else None
     if unit is None or price.per is PriceUnit.REQUEST:
         return unit
     count = wire.for_common("num_images")
     if count is None:
-        return unit
+        return unit * spec.images_per_task
     images = as_sent(count.name)
     return None if images is None else unit * int(images)
 
@@ -230,7 +230,8 @@ def test_estimates_are_images_times_the_declared_price(kie_registry: Registry, d
         prepared = client.prepare(spec.id, request, profile=profile)
     cost = estimate(prepared)
     assert cost == _expected(spec, profile, prepared.wire.body)
-    assert (cost is None) == (spec.price is None)
+    if spec.price is None:
+        assert cost is None
 
 
 @given(data=st.data())
@@ -276,14 +277,49 @@ def test_image_counts_as_sent() -> None:
     assert image_count(plain, Profile.LIVE, {"prompt": "x"}) == 1
 
 
+#: The prices the docs state (kie-live-api.md §5 for google/nano-banana, kie-models-2026.md for the rest):
+#: credits, or {value: credits} of the parameter named, and the unit.
+_BY_RESOLUTION = {"1K": 6, "2K": 10, "4K": 16}
+DOCUMENTED_PRICES: dict[str, tuple[object, str | None, PriceUnit]] = {
+    "google/nano-banana": (4, None, PriceUnit.IMAGE),
+    "nano-banana-2": ({"1K": 8, "2K": 12, "4K": 18}, "resolution", PriceUnit.IMAGE),
+    "nano-banana-2-1": ({"1K": 4}, "resolution", PriceUnit.IMAGE),  # "about $0.02 at 1K", one source
+    **{
+        f"gpt-image-{version}-{kind}": (_BY_RESOLUTION, "resolution", PriceUnit.IMAGE)
+        for version in ("2", "2-5-flare", "2-5-sunburst")
+        for kind in ("text-to-image", "image-to-image")
+    },
+    "seedream/4.5-text-to-image": (6.5, None, PriceUnit.IMAGE),
+    "seedream/4.5-edit": (6.5, None, PriceUnit.IMAGE),
+    **{
+        f"flux-2/pro-{kind}": ({"1K": 5, "2K": 7}, "resolution", PriceUnit.IMAGE)
+        for kind in ("text-to-image", "image-to-image")
+    },
+    **{
+        f"flux-2/flex-{kind}": ({"1K": 14, "2K": 24}, "resolution", PriceUnit.IMAGE)
+        for kind in ("text-to-image", "image-to-image")
+    },
+    "grok-imagine/text-to-image": ({"false": 4, "true": 5}, "enable_pro", PriceUnit.REQUEST),
+    "grok-imagine/image-to-image": (4, None, PriceUnit.REQUEST),
+    "z-image": (0.8, None, PriceUnit.IMAGE),
+    "topaz/image-upscale": (20, None, PriceUnit.REQUEST),  # 10 up to 2K, 20 at 4K: the estimate is the upper bound
+}
+
+
 def test_the_installed_prices_are_the_documented_ones(kie_registry: Registry) -> None:
     priced = {entry.spec.id: entry.spec.price for entry in kie_registry.models() if entry.spec.price is not None}
-    # kie-live-api.md §5: "The market page lists a price of 4 credits per image" (docs/kie-api-notes.md §8);
-    # no other model kiecore serves has a price in the docs.
-    assert set(priced) == {"google/nano-banana"}
-    price = priced["google/nano-banana"]
-    assert price is not None and (price.credits, price.per, price.by) == (Decimal(4), PriceUnit.IMAGE, None)
-    assert "nano-banana" in price.source
+    assert set(priced) <= set(DOCUMENTED_PRICES), "a price the docs do not state"
+    assert "google/nano-banana" in priced, "the check proves nothing"
+    for model, price in priced.items():
+        assert price is not None
+        amounts, by, per = DOCUMENTED_PRICES[model]
+        assert (price.by, price.per) == (by, per), model
+        if by is None:
+            assert price.credits == Decimal(str(amounts)), model
+        else:
+            assert isinstance(amounts, dict)
+            assert price.by_value == {key: Decimal(str(value)) for key, value in amounts.items()}, model
+        assert price.source, model
 
 
 @pytest.mark.parametrize(
@@ -357,9 +393,9 @@ def _wire_body(registry: Registry, model: str, **fields: Any) -> Any:
     [
         (["nano-banana", "a fox", "--aspect-ratio", "16:9"], "nano-banana", {"aspect_ratio": "16:9"}),
         (
-            ["gpt4o", "a fox", "-n", "2", "-p", "isEnhance=true"],
-            "gpt4o",
-            {"num_images": 2, "extra": {"isEnhance": True}},
+            ["seedream", "a fox", "-n", "2", "-p", "nsfw_checker=true"],
+            "seedream",
+            {"num_images": 2, "extra": {"nsfw_checker": True}},
         ),
         (
             ["nbp", "a fox", "--resolution", "4K", "--image", "https://example.com/a.png"],
@@ -428,7 +464,7 @@ def test_a_dry_run_says_which_local_images_would_be_uploaded(
     "args",
     [
         ["nano-banana-pro", "x", "--aspect-ratio", "7:3"],
-        ["gpt4o-image", "x", "-n", "3"],
+        ["seedream", "x", "-n", "0"],
         ["nano-banana-pro", "x", "--timeout", "-1"],
         ["nano-banana-pro", "x", "--base-url", "http://kie.example"],
     ],
@@ -445,7 +481,7 @@ def test_a_batch_dry_run_shows_every_line_and_the_total(
     file.write_text(
         "a red fox\n"
         '{"prompt": "a wide fox", "aspect_ratio": "16:9"}\n'
-        '{"model": "gpt4o-image", "prompt": "two foxes", "num_images": 2}\n'
+        '{"model": "seedream", "prompt": "two foxes", "num_images": 2}\n'
         "a blue fox\n"
     )
     code, out, err = kie("batch", str(file), "--model", "nano-banana", "-o", str(tmp_path / "out"), "--dry-run")
@@ -453,7 +489,7 @@ def test_a_batch_dry_run_shows_every_line_and_the_total(
     expected = {
         1: _wire_body(kie_registry, "nano-banana", prompt="a red fox"),
         2: _wire_body(kie_registry, "nano-banana", prompt="a wide fox", aspect_ratio="16:9"),
-        3: _wire_body(kie_registry, "gpt4o-image", prompt="two foxes", num_images=2),
+        3: _wire_body(kie_registry, "seedream", prompt="two foxes", num_images=2),
         4: _wire_body(kie_registry, "nano-banana", prompt="a blue fox"),
     }
     for number, line in enumerate(out.splitlines(), start=1):

@@ -124,7 +124,7 @@ def generated(kie: KieRunner, kie_emulator: Emulator, tmp_path: Path) -> Path:
     out = tmp_path / "out"
     runs = [
         ("nbp", HOSTILE, "-o", str(out), "--aspect-ratio", "16:9"),
-        ("gpt4o-image", "two foxes & a hare", "-n", "2", "-o", str(out)),
+        ("seedream", "two foxes & a hare", "-n", "2", "-o", str(out)),
         ("google/nano-banana", "a lighthouse at dusk", "-o", str(out / "nano")),
         ("nbp", "a 'quoted' prompt", "-o", str(out), "--resolution", "2K"),
     ]
@@ -148,10 +148,10 @@ def test_the_page_shows_every_image_with_its_escaped_prompt(kie: KieRunner, gene
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot; onerror=&quot;alert(2)&quot; &#x27; &amp;" in text
     assert sorted(parsed.text("prompt")) == PROMPTS  # the text a person reads is the prompt as typed
     assert HOSTILE in [img["alt"] for img in parsed.all("img")]  # and the attribute held it whole
-    models = {"nano-banana-pro", "gpt4o-image", "google/nano-banana"}
+    models = {"nano-banana-pro", "bytedance/seedream-v4-text-to-image", "google/nano-banana"}
     assert {card["data-model"] for card in parsed.all("article")} == models and set(parsed.text("model")) == models
     params = " ".join(parsed.text("k") + parsed.text("params"))
-    assert "aspect_ratio" in params and "resolution" in params and "nVariants" in params
+    assert "aspect_ratio" in params and "resolution" in params and "max_images" in params
     task_ids = {json.loads(path.read_text())["task_id"] for path in sidecars(generated)}
     assert set(parsed.text("code")) == task_ids
 
@@ -269,7 +269,7 @@ def test_open_shows_the_page_in_a_browser(kie: KieRunner, tmp_path: Path, monkey
 def test_generate_gallery_writes_the_page(kie: KieRunner, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert kie("generate", "nbp", "a fox", "-o", str(out), "--gallery")[0] == 0
-    assert kie("generate", "gpt4o-image", "two hares", "-n", "2", "-o", str(out), "--gallery")[0] == 0
+    assert kie("generate", "seedream", "two hares", "-n", "2", "-o", str(out), "--gallery")[0] == 0
     parsed = check_structure(out)
     assert sorted(parsed.text("prompt")) == ["a fox", "two hares"]
     code, _, err = kie("generate", "nbp", "a fox", "-O", str(tmp_path / "one" / "fox.png"), "--gallery")

@@ -68,11 +68,11 @@ def test_a_failing_journal_after_the_create_keeps_the_task(
     path = tmp_path / "journal.sqlite3"
     with FaultyJournal(path, fail_after_create=error) as journal:
         client, stderr = make(journal)
-        result = client.generate("gpt4o-image", "two foxes", num_images=2, output_dir=tmp_path / "out")
+        result = client.generate("seedream", "two foxes", num_images=2, output_dir=tmp_path / "out")
     assert len(result.files) == 2 and all(check_image(file) for file in result.files)
     said = stderr.getvalue()
     assert said.count("\n") == 1 and result.handle.task_id in said and "kie resume" in said
-    assert f"kie status gpt4o-image {result.handle.task_id}" in said and KEY not in said
+    assert f"kie status bytedance/seedream-v4-text-to-image {result.handle.task_id}" in said and KEY not in said
     (record,) = FallbackLog.beside(path).records()
     assert (record.task_id, record.state, len(record.files)) == (result.handle.task_id, "downloaded", 2)
     with Journal(path) as reopened:  # the next open merges the fallback log in

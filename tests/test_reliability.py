@@ -72,7 +72,7 @@ def test_a_task_left_waiting_is_resumed_from_the_journal(
     journalled: tuple[Client, Journal], kie_emulator: Emulator, tmp_path: Path
 ) -> None:
     client, journal = journalled
-    handle = client.submit("gpt4o-image", prompt="a fox", num_images=2)
+    handle = client.submit("seedream", prompt="a fox", num_images=2)
     (entry,) = journal.resumable()
     result = client.resume(entry, output_dir=tmp_path / "later")
     assert len(result.files) == 2 and result.handle == handle

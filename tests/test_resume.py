@@ -138,7 +138,7 @@ def test_abandoned_entries_are_no_longer_announced_or_resumed(
 def test_resume_fetches_only_the_missing_results(
     client: Client, journal: Journal, kie_emulator: Emulator, tmp_path: Path
 ) -> None:
-    handle, status, entry = succeeded(client, journal, "gpt4o-image", num_images=2)
+    handle, status, entry = succeeded(client, journal, "seedream", num_images=2)
     out = tmp_path / "out"
     first = client.downloader.fetch(status.urls[0], out, lambda ext: f"{handle.task_id}_1.{ext}")
     journal.saved(entry.id, first)
@@ -153,7 +153,7 @@ def test_resume_fetches_only_the_missing_results(
 def test_every_missing_result_is_tried_even_when_one_fails(
     client: Client, journal: Journal, kie_emulator: Emulator, tmp_path: Path
 ) -> None:
-    handle, status, entry = succeeded(client, journal, "gpt4o-image", num_images=2)
+    handle, status, entry = succeeded(client, journal, "seedream", num_images=2)
     broken = TaskStatus(state=TaskState.SUCCEEDED, urls=(f"{kie_emulator.files_url}/files/nope/x.png", status.urls[1]))
     with pytest.raises(DownloadError, match=r"could not download|expired"):
         client.download(handle, broken, tmp_path)

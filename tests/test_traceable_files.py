@@ -85,7 +85,7 @@ def test_output_file_whose_extension_disagrees_keeps_the_name_and_says_so(kie: K
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["gpt4o-image", "x", "-n", "2", "-O", "{tmp}/two.png"], "saves one image, and this request can make 2"),
+        (["seedream", "x", "-n", "2", "-O", "{tmp}/two.png"], "saves one image, and this request can make 2"),
         (["nbp", "x", "-O", "{tmp}/taken.png"], "taken.png already exists; not overwriting it"),
         (["nbp", "x", "-O", "{tmp}/taken"], "taken.png already exists"),
         (["nbp", "x", "-O", "{tmp}/a.png", "-o", "{tmp}"], "give -o DIR or -O FILE, not both"),
@@ -97,7 +97,7 @@ def test_output_file_whose_extension_disagrees_keeps_the_name_and_says_so(kie: K
         (["nbp", "x", "-o", "{tmp}", "--name", "{bogus}_{task}"], "unknown field {bogus}"),
         (["nbp", "x", "-o", "{tmp}", "--name", "{prompt_slug}"], "put {task} in it"),
         (["nbp", "x", "-o", "{tmp}", "--name", "a/{task}"], "no path separator"),
-        (["gpt4o-image", "x", "-n", "2", "-O", "{tmp}/two.png", "--dry-run"], "this request can make 2"),
+        (["seedream", "x", "-n", "2", "-O", "{tmp}/two.png", "--dry-run"], "this request can make 2"),
         (["nbp", "x", "-O", "{tmp}/taken.png", "--dry-run"], "taken.png already exists"),
         (["nbp", "x", "-o", "{tmp}/fox.png", "--dry-run"], "did you mean -O"),
     ],
@@ -128,7 +128,7 @@ def test_o_may_name_an_existing_folder_that_looks_like_a_file(kie: KieRunner, tm
 def test_a_template_names_every_result_and_the_sidecar(kie: KieRunner, kie_emulator: Emulator, tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
     code, out, err = kie(
-        "generate", "gpt4o-image", "Two Foxes!", "-n", "2", "-o", str(out_dir), "--name", "{prompt_slug}_{task}"
+        "generate", "seedream", "Two Foxes!", "-n", "2", "-o", str(out_dir), "--name", "{prompt_slug}_{task}"
     )
     assert code == 0, err
     (task_id,) = kie_emulator.tasks
@@ -144,7 +144,7 @@ def test_the_sidecar_says_what_made_the_images(
 ) -> None:
     before = os.umask(0o027)
     try:
-        result = client.generate("gpt4o-image", "a fox in the snow", num_images=2, output_dir=tmp_path)
+        result = client.generate("seedream", "a fox in the snow", num_images=2, output_dir=tmp_path)
     finally:
         os.umask(before)
     handle = result.handle
@@ -155,14 +155,14 @@ def test_the_sidecar_says_what_made_the_images(
     assert list(raw)[:3] == ["schema", "kiecore_version", "task_id"] and raw["schema"] == 1
     record = sidecar.load(result.sidecar)
     task = kie_emulator.tasks[handle.task_id]
-    assert record.kiecore_version == __version__ and record.model == "gpt4o-image"
+    assert record.kiecore_version == __version__ and record.model == "bytedance/seedream-v4-text-to-image"
     assert record.profile.value == "live" and record.prompt == "a fox in the snow"
     assert record.request is not None and dict(record.request.body or {}) == task.body  # exactly what was sent
     assert record.request.method == "POST" and record.request.path.startswith("/api/")
     assert record.urls == result.status.urls and record.files == tuple(path.name for path in result.files)
     assert record.submitted_at is not None and record.finished_at is not None
     assert record.submitted_at <= record.finished_at <= record.saved_at
-    assert record.estimated_credits is None  # gpt4o-image declares no price
+    assert record.estimated_credits is None  # seedream declares no price
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", raw["saved_at"])
     for path in (*result.files, result.sidecar):  # as any file the user makes: 0666 less the umask
         assert stat.S_IMODE(path.stat().st_mode) == 0o640
@@ -185,7 +185,7 @@ def test_the_python_api_takes_the_same_names(client: Client, kie_emulator: Emula
     assert exact.files == (tmp_path / "exact.png",)
     requests = len(kie_emulator.requests)
     with pytest.raises(UsageError, match="can make 2 images"):
-        client.start("gpt4o-image", "two", num_images=2, output_file=tmp_path / "x.png")
+        client.start("seedream", "two", num_images=2, output_file=tmp_path / "x.png")
     with pytest.raises(UsageError, match=r"put \{task\} in it"):
         client.start("nbp", "a fox", output_dir=tmp_path, name="{prompt_slug}")
     with pytest.raises(UsageError, match=r"exact\.png already exists"):
@@ -199,7 +199,7 @@ def test_the_python_api_takes_the_same_names(client: Client, kie_emulator: Emula
 def test_a_resume_finds_the_files_saved_under_the_task_s_template(
     client: Client, journal: Journal, kie_emulator: Emulator, tmp_path: Path
 ) -> None:
-    result = client.generate("gpt4o-image", "two foxes", num_images=2, output_dir=tmp_path, name="{prompt_slug}_{task}")
+    result = client.generate("seedream", "two foxes", num_images=2, output_dir=tmp_path, name="{prompt_slug}_{task}")
     entry = journal.find(client.transport.base_url, result.handle.task_id)
     assert entry is not None and entry.naming == Naming(template="{prompt_slug}_{task}")
     first, second = result.files
@@ -283,19 +283,19 @@ def test_resume_o_records_the_new_folder(
 def test_download_saves_a_task_made_elsewhere(
     kie: KieRunner, kie_client: Client, kie_emulator: Emulator, tmp_path: Path
 ) -> None:
-    handle = kie_client.submit("gpt4o-image", prompt="made in the web UI", num_images=2)
+    handle = kie_client.submit("seedream", prompt="made in the web UI", num_images=2)
     kie_client.wait(handle)
-    code, out, err = kie("download", "gpt4o-image", handle.task_id, "-o", str(tmp_path / "got"))
+    code, out, err = kie("download", "seedream", handle.task_id, "-o", str(tmp_path / "got"))
     assert code == 0, err
     names = [Path(line).name for line in out.splitlines()]
     assert names == [f"{handle.task_id}_1.png", f"{handle.task_id}_2.png"]
     record = sidecar.load(tmp_path / "got" / f"{handle.task_id}.kie.json")
     assert record.files == tuple(names) and record.submitted_at is None and record.request is None
     before = downloads(kie_emulator)
-    code, out, _ = kie("download", "gpt4o-image", handle.task_id, "-o", str(tmp_path / "got"))  # again
+    code, out, _ = kie("download", "seedream", handle.task_id, "-o", str(tmp_path / "got"))  # again
     assert code == 0 and [Path(line).name for line in out.splitlines()] == names
     assert downloads(kie_emulator) == before  # kept, not fetched again
-    code, _, err = kie("download", "gpt4o-image", handle.task_id, "-O", str(tmp_path / "one.png"))
+    code, _, err = kie("download", "seedream", handle.task_id, "-O", str(tmp_path / "one.png"))
     assert code == 2 and "can make 2 images" in err
     with Journal(tmp_path / "journal.sqlite3") as journal:
         assert journal.entries() == []  # no journal entry: kiecore did not make the task
@@ -390,7 +390,7 @@ def test_batch_lines_name_their_files(kie: KieRunner, kie_emulator: Emulator, tm
     ("line", "fragment"),
     [
         ({"prompt": "x", "output_file": "{tmp}/one.png"}, "is line 1's too"),
-        ({"prompt": "x", "model": "gpt4o-image", "num_images": 2, "output_file": "{tmp}/two.png"}, "can make 2"),
+        ({"prompt": "x", "model": "seedream", "num_images": 2, "output_file": "{tmp}/two.png"}, "can make 2"),
         ({"prompt": "x", "name": "{prompt_slug}"}, "put {task} in it"),
         ({"prompt": "x", "output_dir": "{tmp}/fox.png"}, 'did you mean "output_file" {tmp}/fox.png?'),
         ({"prompt": "x", "output_dir": "{tmp}", "output_file": "{tmp}/b.png"}, "not both"),

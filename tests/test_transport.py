@@ -29,6 +29,7 @@ from kiecore.errors import (
     ServiceUnavailableError,
     SubmitUncertainError,
     TransportError,
+    UsageCapError,
     UsageError,
 )
 from kiecore.model import Profile
@@ -210,7 +211,7 @@ def test_a_create_answer_that_proves_nothing_is_uncertain_and_never_resent(reply
         (answer(200, {"code": 402, "msg": "insufficient credits"}), InsufficientCreditsError),
         (answer(200, {"code": 404, "msg": "not found"}), NotFoundError),
         (answer(200, {"code": 422, "msg": "prompt is required"}), InvalidRequestError),
-        (answer(200, {"code": 433, "msg": "usage cap reached"}), APIError),
+        (answer(200, {"code": 433, "msg": "usage cap reached"}), UsageCapError),
         (answer(200, {"code": 455, "msg": "maintenance"}), ServiceUnavailableError),
         (answer(200, {"code": 505, "msg": "feature disabled"}), APIError),
         (answer(200, {"code": 550, "msg": "queue full"}), ServiceUnavailableError),
@@ -218,7 +219,7 @@ def test_a_create_answer_that_proves_nothing_is_uncertain_and_never_resent(reply
         (answer(401, {"code": 401, "msg": "bad key"}), AuthenticationError),
         (answer(403, "<html>Forbidden</html>", content_type="text/html"), APIError),
         (answer(404, {"code": 200, "msg": "no such path"}), NotFoundError),
-        (answer(422, {"code": 433, "msg": "cap"}), APIError),
+        (answer(422, {"code": 433, "msg": "cap"}), UsageCapError),
     ],
     ids=[
         *(f"200-{code}" for code in (400, 401, 402, 404, 422, 433, 455, 505, 550)),

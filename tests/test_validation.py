@@ -72,8 +72,9 @@ def test_one_image_is_no_error_for_a_one_image_model() -> None:
     assert "num_images" not in resolve_params(FLUX, Profile.LIVE, GenerationRequest(prompt="x", num_images=1))
     many = attrs.evolve(FLUX, max_images=4)  # several images in another profile, one per task in this one
     assert "num_images" not in resolve_params(many, Profile.LIVE, GenerationRequest(prompt="x", num_images=1))
-    with pytest.raises(InvalidParameterError, match="num_images is not supported"):
+    with pytest.raises(InvalidParameterError, match="num_images=2: test/flux makes 1 image per task") as refused:
         resolve_params(FLUX, Profile.LIVE, GenerationRequest(prompt="x", num_images=2))
+    assert refused.value.parameter == "num_images" and "several tasks" in str(refused.value)
 
 
 def test_callback_only_where_the_dialect_has_one() -> None:

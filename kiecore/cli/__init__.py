@@ -26,7 +26,7 @@ EXIT_CODES = {
     0: "success",
     1: "anything else (network, server, protocol, a submit whose outcome is unknown)",
     2: "usage or invalid parameters: nothing was sent",
-    3: "the key or the credits were refused",
+    3: "the key, its usage cap or the credits refused the request",
     4: "the task failed at Kie",
     5: "timed out",
     130: "interrupted",
@@ -88,7 +88,12 @@ def _parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="generate images and save them")
     generate.add_argument("model", metavar="MODEL", help="model id or alias (see `kie models`)")
-    generate.add_argument("prompt", metavar="PROMPT")
+    generate.add_argument(
+        "prompt",
+        metavar="PROMPT",
+        nargs="?",
+        help="what to draw; - reads it from standard input; none for a model that takes no prompt (an upscaler)",
+    )
     _add_generation_options(generate, json_help="print one JSON object")
     generate.add_argument(
         "-O",
@@ -187,6 +192,20 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="one image per installed model, on the built-in emulator")
     demo.add_argument("output_dir", nargs="?", default="out", metavar="OUT", help="where to save them (default out)")
+
+    plugin = commands.add_parser("plugin", help="make a model plugin of your own: kie plugin new NAME")
+    plugin_commands = plugin.add_subparsers(dest="plugin_command", metavar="COMMAND", required=True)
+    plugin_new = plugin_commands.add_parser(
+        "new", help="write DIR/kiecore-NAME/, a plugin distribution that passes its own tests as generated"
+    )
+    plugin_new.add_argument("name", metavar="NAME", help="the model family, e.g. wan: kiecore-wan, kiecore_wan")
+    plugin_new.add_argument(
+        "--from-openapi",
+        metavar="FILE",
+        help="declare the model of this OpenAPI document (YAML, JSON, or a Markdown docs page holding one)",
+    )
+    plugin_new.add_argument("--directory", metavar="DIR", default=".", help="where to write it (default .)")
+    _add_global_options(plugin_new, default=argparse.SUPPRESS)
 
     # last: every command (whoever added it) takes the global options after its name too
     for command in {id(sub): sub for sub in commands.choices.values()}.values():

@@ -41,7 +41,7 @@ from kiecore.client import Client, PreparedRequest
 from kiecore.errors import KieError, MissingAPIKeyError, TaskFailedError, UsageError
 from kiecore.hints import connection_options, journal_option
 from kiecore.journal import JournalEntry, JournalState
-from kiecore.model import COMMON_PARAMETERS, GenerationResult, TaskState, TaskStatus
+from kiecore.model import COMMON_PARAMETERS, GenerationRequest, GenerationResult, TaskState, TaskStatus
 from kiecore.pricing import estimate, image_count
 from kiecore.serialization import to_json
 
@@ -70,11 +70,20 @@ def worst(codes: Iterable[int]) -> int:
 
 
 def item_key(
-    line: int, model: str, request: Mapping[str, Any], directory: Path | None, profile: str, base_url: str
+    line: int,
+    model: str,
+    request: Mapping[str, Any],
+    directory: Path | None,
+    profile: str,
+    base_url: str,
+    part: int | None = None,
 ) -> str:
     """What names one batch item in the journal: the SHA-256 of the canonical JSON of its line number, resolved
-    model id, resolved request fields, output folder (``None`` without downloads), profile and API base URL."""
+    model id, resolved request fields, output folder (``None`` without downloads), profile and API base URL, and
+    which of the line's tasks it is (``part``; ``None`` for a line of one task)."""
     facts = [line, model, request, None if directory is None else str(directory), profile, base_url.rstrip("/")]
+    if part is not None:
+        facts.append(part)
     canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -130,13 +139,14 @@ def run(args: argparse.Namespace) -> int:
         files: dict[str, int] = {}  # each line's own output file: two lines may not share one
         for number, text in lines:
             try:
-                item = prepare_item(client, args, defaults, number, text)
-                if item.output_file is not None:
-                    target = os.path.abspath(os.path.expanduser(item.output_file))
+                parts = prepare_items(client, args, defaults, number, text)
+                output_file = parts[0].output_file
+                if output_file is not None:
+                    target = os.path.abspath(os.path.expanduser(output_file))
                     if target in files:
-                        raise UsageError(f'"output_file" {item.output_file} is line {files[target]}\'s too')
+                        raise UsageError(f'"output_file" {output_file} is line {files[target]}\'s too')
                     files[target] = number
-                items.append(item)
+                items.extend(parts)
             except KieError as error:
                 code, message = describe(error, debug=args.debug)
                 print(f"kie: line {number}: {message}", file=sys.stderr)
@@ -151,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             dry_run.show_many(args, client, [(item.line, item.prepared) for item in items], len(bad))
             return worst(outcome.code for outcome in bad)
-        return _Batch(args, client, len(lines), gallery=gallery).run(items, bad)
+        return _Batch(args, client, len(items) + len(bad), gallery=gallery).run(items, bad)
 
 
 def _folder(item: Item, dry_run: bool) -> Path | None:
@@ -173,9 +183,45 @@ def read_lines(name: str) -> list[tuple[int, str]]:
     return [(number, line) for number, line in numbered if line and not line.startswith("#")]
 
 
-def prepare_item(client: Client, args: argparse.Namespace, defaults: Mapping[str, Any], number: int, text: str) -> Item:
+def prepare_items(
+    client: Client, args: argparse.Namespace, defaults: Mapping[str, Any], number: int, text: str
+) -> list[Item]:
+    """Line ``number`` as the items of its tasks: one, unless it asks for more images than one task of its model
+    makes (then one per task, :meth:`Client.task_requests`), each validated as :meth:`Client.start` would,
+    without sending anything; :class:`KieError` (a :class:`UsageError`, mostly) says what is wrong with it."""
+    given = _line_fields(text)
+    model = given.get("model", args.model)
+    if model is None:
+        raise UsageError('no model: give --model, or "model" in a JSON line')
+    _check_type(model, str, "model", "a string")
+    wanted = given.get("num_images", defaults.get("num_images"))
+    if isinstance(wanted, bool) or not isinstance(wanted, int):
+        return [prepare_item(client, args, defaults, number, text)]
+    parts = client.task_requests(model, GenerationRequest(num_images=wanted))
+    if len(parts) == 1:
+        return [prepare_item(client, args, defaults, number, text)]
+    if "output_file" in given:
+        raise UsageError(f'"output_file" saves one image, and {wanted} images take {len(parts)} tasks of {model}')
+    counts = [part.num_images for part in parts]
+    return [
+        prepare_item(client, args, {**defaults, "num_images": count}, number, text, part=index, images=count)
+        for index, count in enumerate(counts)
+    ]
+
+
+def prepare_item(
+    client: Client,
+    args: argparse.Namespace,
+    defaults: Mapping[str, Any],
+    number: int,
+    text: str,
+    *,
+    part: int | None = None,
+    images: int | None = None,
+) -> Item:
     """Line ``number`` validated as :meth:`Client.start` would (parameters, timeout, output folder), without
-    sending anything; :class:`KieError` (a :class:`UsageError`, mostly) says what is wrong with it."""
+    sending anything; :class:`KieError` (a :class:`UsageError`, mostly) says what is wrong with it. ``part``
+    (of :func:`prepare_items`) is which of the line's tasks this is, asking for ``images`` (``None``: no count)."""
     given = _line_fields(text)
     model = given.pop("model", args.model)
     if model is None:
@@ -183,6 +229,8 @@ def prepare_item(client: Client, args: argparse.Namespace, defaults: Mapping[str
     _check_type(model, str, "model", "a string")
     fields = dict(defaults)
     fields.update({name: given[name] for name in REQUEST_FIELDS if name in given})
+    if part is not None:
+        fields["num_images"] = images
     if "image" in given:
         fields["image_urls"] = _urls(given["image"])
     if "params" in given:
@@ -215,7 +263,7 @@ def prepare_item(client: Client, args: argparse.Namespace, defaults: Mapping[str
         count = image_count(prepared.model.spec, prepared.profile, prepared.params)
         directory, _naming = client._destination(output_dir, output_file, name, count=count)  # as Client.start
     request = to_json(prepared.request)
-    key = item_key(number, model_id, request, directory, prepared.profile.value, client.base_url)
+    key = item_key(number, model_id, request, directory, prepared.profile.value, client.base_url, part)
     return Item(number, model_id, fields, output_dir, directory, timeout, key, prepared, output_file, name)
 
 

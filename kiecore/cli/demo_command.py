@@ -25,9 +25,11 @@ def required_options(spec: ModelSpec, profile: Profile) -> list[str]:
 
 
 def argv_for(registry: Registry, model_id: str, output_dir: Path) -> list[str]:
-    """The ``kie generate`` arguments for one emulated image with ``model_id``, adding whatever it requires."""
-    options = required_options(registry.resolve(model_id).spec, Profile.LIVE)
-    return ["generate", model_id, PROMPT, "--emulator", "-o", str(output_dir), *options]
+    """The ``kie generate`` arguments for one emulated image with ``model_id``, adding whatever it requires (and
+    no prompt for a model that takes none)."""
+    spec = registry.resolve(model_id).spec
+    prompt = [PROMPT] if spec.live.for_common("prompt") is not None else []
+    return ["generate", model_id, *prompt, "--emulator", "-o", str(output_dir), *required_options(spec, Profile.LIVE)]
 
 
 def run(args: argparse.Namespace) -> int:

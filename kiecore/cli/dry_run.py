@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from kiecore.cli.cost import credits_text
 from kiecore.cli.output import print_json
 from kiecore.client import Client, PreparedRequest
-from kiecore.pricing import estimate
+from kiecore.pricing import estimate, no_estimate_reason
 from kiecore.serialization import json_number
 from kiecore.transport import check_base_url
 
@@ -62,22 +62,26 @@ def _uploads_note(prepared: Sequence[PreparedRequest]) -> str:
     return f"; {count} local image{'s' if count != 1 else ''} would be uploaded first (shown as file: URLs)"
 
 
-def show_one(args: argparse.Namespace, client: Client, prepared: PreparedRequest) -> int:
-    """``kie generate --dry-run``: the method and URL, then the body as one line of JSON (``--json``: one object);
-    the estimate on stderr."""
+def show_tasks(args: argparse.Namespace, client: Client, prepared: Sequence[PreparedRequest]) -> int:
+    """``kie generate --dry-run``: for each task (``-n`` may take several), the method and URL, then the body as
+    one line of JSON (``--json``: one object a line); the estimate on stderr."""
     base_url = None if args.emulator else client.base_url
-    if args.json:
-        print_json(described(prepared, base_url))
+    for one in prepared:
+        if args.json:
+            print_json(described(one, base_url))
+        else:
+            print(f"{one.wire.method} {endpoint(one, base_url)}")
+            print(json.dumps(one.wire.body, ensure_ascii=False))
+    if len(prepared) > 1:
+        what = f"{len(prepared)} tasks of {prepared[0].model.spec.id}, {total_text(prepared).partition(', ')[2]}"
     else:
-        print(f"{prepared.wire.method} {endpoint(prepared, base_url)}")
-        print(json.dumps(prepared.wire.body, ensure_ascii=False))
-    cost = estimate(prepared)
-    what = (
-        f"estimated cost {credits_text(cost)}"
-        if cost is not None
-        else f"no price is declared for {prepared.model.spec.id}, so no estimate"
-    )
-    print(f"kie: dry run: {what}{_uploads_note([prepared])}; nothing was sent", file=sys.stderr)
+        cost = estimate(prepared[0])
+        what = (
+            f"estimated cost {credits_text(cost)}"
+            if cost is not None
+            else f"{no_estimate_reason(prepared[0])}, so no estimate"
+        )
+    print(f"kie: dry run: {what}{_uploads_note(prepared)}; nothing was sent", file=sys.stderr)
     return 0
 
 

@@ -4,10 +4,13 @@ what would be sent, and send nothing)."""
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import os
 import sys
+from concurrent.futures import Future
 from decimal import Decimal
+from typing import Any
 
 from kiecore.callback_receiver import HMAC_KEY_VARIABLE
 from kiecore.cli import destination
@@ -16,10 +19,11 @@ from kiecore.cli.gallery_command import Refresher, wants_gallery
 from kiecore.cli.options import request_fields
 from kiecore.cli.output import error_json, print_json, print_result
 from kiecore.cli.progress import Progress
-from kiecore.client import Client
+from kiecore.client import Client, PreparedRequest
+from kiecore.errors import UsageError
 from kiecore.hints import journal_option
 from kiecore.journal import Journal
-from kiecore.model import TaskHandle
+from kiecore.model import GenerationResult, TaskHandle
 from kiecore.pricing import estimate
 
 #: How long each emulated task runs, and how often to poll it, with --emulator.
@@ -35,10 +39,11 @@ def run(args: argparse.Namespace) -> int:
         from kiecore.cli import dry_run
 
         with dry_run.dry_client(args) as client:
-            prepared = client.prepare(args.model, **fields)
-            client._timeout(prepared.model.spec.id, args.timeout)  # the checks a real run makes
-            destination.check_naming(prepared, where, download=not args.no_download)
-            return dry_run.show_one(args, client, prepared)
+            prepared = _prepare_tasks(client, args, fields, where)
+            client._timeout(prepared[0].model.spec.id, args.timeout)  # the checks a real run makes
+            for one in prepared:
+                destination.check_naming(one, where, download=not args.no_download)
+            return dry_run.show_tasks(args, client, prepared)
     progress = Progress()
     submitted: list[TaskHandle] = []
 
@@ -50,30 +55,27 @@ def run(args: argparse.Namespace) -> int:
         client = stack.enter_context(client_for(args, stack))
         pages = Refresher(client.journal.entries if client.journal is not None else None) if gallery else None
         listen(args, client, stack)
+        prepared = _prepare_tasks(client, args, fields, where)
         if progress.tty and not args.emulator:
-            announce_cost(estimate(client.prepare(args.model, **fields)))
-        spec = client.model(args.model).spec  # its typical run time: what the progress line measures against
+            announce_cost(_total_cost(prepared))
+        spec = prepared[0].model.spec  # its typical run time: what the progress line measures against
         typical = EMULATOR_TASK_SECONDS if args.emulator else spec.typical_seconds
         progress.begin(spec.id, typical, downloads=not args.no_download)
+        options: dict[str, Any] = {
+            **where,
+            "timeout": args.timeout,
+            "download": not args.no_download,
+            "on_submit": on_submit,
+            "on_status": progress.update,
+            "on_retry": progress.retry,
+        }
         try:
-            result = client.generate(
-                args.model,
-                **where,
-                timeout=args.timeout,
-                download=not args.no_download,
-                on_submit=on_submit,
-                on_status=progress.update,
-                on_retry=progress.retry,
-                **fields,
-            )
+            futures = [client.start(args.model, one.request, **options) for one in prepared]
+            outcomes = _wait_all(futures)
         except KeyboardInterrupt:
             progress.done()
             if submitted and not args.emulator:
-                handle = submitted[0]
-                message = (
-                    f"interrupted; task {handle.task_id} goes on at Kie and is in the journal: "
-                    f"`kie resume {handle.task_id}{journal_option(args.journal)}` finishes it"
-                )
+                message = _interrupted(submitted, journal_option(args.journal))
                 print(f"kie: {message}", file=sys.stderr)
                 if args.json:
                     print_json(error_json(KeyboardInterrupt(), 130, message))
@@ -81,11 +83,67 @@ def run(args: argparse.Namespace) -> int:
             raise
         finally:
             progress.done()
+        results = [outcome for outcome in outcomes if isinstance(outcome, GenerationResult)]
         if pages is not None:
-            pages.saved(result.files)
+            for result in results:
+                pages.saved(result.files)
             pages.flush()
-    print_result(result, as_json=args.json)
+    for result in results:
+        print_result(result, as_json=args.json)
+    errors = [outcome for outcome in outcomes if not isinstance(outcome, GenerationResult)]
+    if errors:
+        if len(outcomes) > 1:
+            print(f"kie: {len(errors)} of {len(outcomes)} tasks did not finish", file=sys.stderr)
+        raise errors[0]
     return 0
+
+
+def _interrupted(submitted: list[TaskHandle], journal: str) -> str:
+    """What to say when Ctrl-C stops the wait for the tasks already ``submitted``."""
+    if len(submitted) == 1:
+        task = submitted[0].task_id
+        return (
+            f"interrupted; task {task} goes on at Kie and is in the journal: `kie resume {task}{journal}` finishes it"
+        )
+    tasks = ", ".join(handle.task_id for handle in submitted)
+    return (
+        f"interrupted; tasks {tasks} go on at Kie and are in the journal: `kie resume TASK_ID{journal}` finishes each"
+    )
+
+
+def _prepare_tasks(
+    client: Client, args: argparse.Namespace, fields: dict[str, Any], where: dict[str, Any]
+) -> list[PreparedRequest]:
+    """The checked requests of every task ``-n`` takes (one, unless the model makes fewer images per task)."""
+    requests = client.task_requests(args.model, **fields)
+    if len(requests) > 1 and where["output_file"] is not None:
+        raise UsageError(
+            f"-O FILE saves one image, and -n {fields['num_images']} takes {len(requests)} tasks of {args.model}; "
+            "use -o DIR"
+        )
+    return [client.prepare(args.model, request) for request in requests]
+
+
+def _total_cost(prepared: list[PreparedRequest]) -> Decimal | None:
+    """What every task should cost together (``None`` when one has no estimate)."""
+    costs = [estimate(one) for one in prepared]
+    known = [cost for cost in costs if cost is not None]
+    return sum(known, Decimal(0)) if len(known) == len(costs) else None
+
+
+def _wait_all(futures: list[Future[GenerationResult]]) -> list[GenerationResult | BaseException]:
+    """Each future's result or error, in order, once all are done; interrupting (Ctrl-C) cancels them all."""
+    try:
+        concurrent.futures.wait(futures)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    outcomes: list[GenerationResult | BaseException] = []
+    for future in futures:
+        error = future.exception()
+        outcomes.append(error if error is not None else future.result())
+    return outcomes
 
 
 def announce_cost(cost: Decimal | None, what: str = "estimated cost") -> None:

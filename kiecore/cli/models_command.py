@@ -66,17 +66,24 @@ def _describe(entry: ModelEntry) -> None:
     print(f"{spec.id} — {spec.title}")
     if spec.aliases:
         print(f"  aliases: {', '.join(spec.aliases)}")
-    print(f"  plugin: {entry.plugin}   typical: {spec.typical_seconds:g}s   max images: {spec.max_images}")
+    print(f"  plugin: {entry.plugin}   typical: {spec.typical_seconds:g}s")
     if spec.description:
         print(f"  {spec.description}")
     price = f"  price: {price_detail(spec.price)}"
     print(f"{price} ({spec.price.source})" if spec.price is not None and spec.price.source else price)
     for profile in spec.profiles():
         wire = spec.wire(profile)
-        print(f"\n  {profile.value} profile: {wire.dialect} dialect, POST {wire.submit_path}")
+        images = spec.task_images(profile)
+        print(
+            f"\n  {profile.value} profile: {wire.dialect} dialect, POST {wire.submit_path}, "
+            f"{'up to ' if wire.for_common('num_images') else ''}{images} image{'s' if images > 1 else ''} per task"
+        )
         for param in wire.params:
             print(f"    {_param_line(param)}")
         _requires(wire)
+        for rule in wire.rules:
+            limits = ", ".join(f"{name} {test.describe()}" for name, test in rule.then.items())
+            print(f"    (with {rule.describe_when()}: {limits} only; {rule.reason})")
 
 
 def _param_line(param: ParamSpec) -> str:

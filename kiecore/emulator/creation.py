@@ -1,5 +1,6 @@
 """A new task from an accepted create body: its result files (count, format, size), prompt, callback URL, own
-duration (with run times) and the task-level faults (``fail_task``, ``invisible``, ``expire``) it draws."""
+duration (with run times) and the task-level faults (``fail_task``, ``invisible``, ``expire``) it draws. A body
+that breaks one of the model's rules across parameters is taken, as Kie takes it, and its task fails."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from kiecore.emulator.runtimes import RunTimes
 from kiecore.emulator.tasks import EmulatedTask
 from kiecore.emulator.validate import is_http_url
 
-COUNT_KEYS = ("num_images", "nVariants", "variants", "max_images")
 FORMAT_KEYS = ("output_format", "outputFormat", "input_output_format")
 ASPECT_KEYS = ("aspect_ratio", "aspectRatio", "image_size", "size", "ratio", "input_aspect_ratio")
 PROMPT_KEYS = ("prompt", "input_prompt")
@@ -61,6 +61,11 @@ def new_task(
         seconds=None if run_times is None else run_times.draw(spec.id, spec.typical_seconds),
     )
     _draw_faults(task, faults)
+    broken = wire.broken_rule(params)
+    if broken is not None:
+        rule, name = broken
+        task.failed = True
+        task.fail_message = f"{name}: {rule.reason}"
     return task
 
 
@@ -94,14 +99,16 @@ def _word(wire: WireSpec, params: Mapping[str, Any], keys: tuple[str, ...]) -> s
 
 
 def _image_count(route: Route, params: Mapping[str, Any]) -> int:
+    """How many images the task makes: what its declared image count asks for (its default when left out, one
+    without either), else what one task of the model makes."""
     if route.emulation.single_image or route.live_emulation.single_image:
         return 1
+    declared = route.wire.for_common("num_images")
+    if declared is None:
+        return route.entry.spec.images_per_task  # no count to ask for: a task makes what the model makes
+    value = params.get(declared.name, declared.default)
     count = 1
-    for name in COUNT_KEYS:
-        value = params.get(name)
-        if isinstance(value, bool) or value is None:
-            continue
+    if value is not None and not isinstance(value, bool):
         with contextlib.suppress(TypeError, ValueError):
             count = int(value)
-            break
     return max(1, min(count, route.entry.spec.max_images))

@@ -29,6 +29,7 @@ class FaultKind(enum.StrEnum):
     FAIL_TASK = "fail_task"  # the next ``times`` created tasks end failed (options ``message``, ``code``)
     AUTH = "auth"  # HTTP 200, body code 401; not processed
     CREDITS = "credits"  # HTTP 200, body code 402 "Credits insufficient"; not processed
+    USAGE_CAP = "usage_cap"  # HTTP 200, body code 433: the key's own usage cap is reached; not processed
     INVISIBLE = "invisible"  # the next task's first ``times`` status queries answer "recordInfo is null"
     # (option ``reply="null_data"``: ``{"code": 200, "msg": "success", "data": null}`` instead, as seen live)
     SLOW = "slow"  # the reply is held back ``seconds`` (default 1.0); the request is processed normally

@@ -49,4 +49,6 @@ def fault_reply(fault: Fault, key: str, retry_after: float) -> Reply:
         return envelope_reply(401, "You do not have access permissions", key=key)
     if kind is FaultKind.CREDITS:
         return envelope_reply(402, "Credits insufficient", key=key)
+    if kind is FaultKind.USAGE_CAP:
+        return envelope_reply(433, "The API key has reached its daily usage limit", key=key)
     return Reply(0, drop=True)  # drop (and drop_after_create where nothing can be created)

@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiecore.declarations import ModelSpec
-from kiecore.errors import ParseError
+from kiecore.errors import InvalidParameterError, ParseError
 from kiecore.loading import ENTRY_POINT_GROUP
 from kiecore.model import Profile, TaskState, TaskStatus
 from kiecore.registry import ModelEntry, Registry
@@ -211,7 +211,7 @@ class PluginConformance:
             assert parts.scheme in ("http", "https") and parts.netloc, f"{url!r} is not an absolute http(s) URL"
         assert list(extracted) == urls
 
-    @_examples(50)
+    @_examples(20)  # per model and profile; the core fuzzes its reply parsers at length in its own tests
     @given(reply=strategies.replies)
     def test_parse_hooks_accept_or_raise_parse_error(
         self, model_profile: tuple[ModelEntry, Profile], reply: Any
@@ -226,6 +226,29 @@ class PluginConformance:
             assert isinstance(result, (str, TaskStatus, tuple))
 
     # -- end to end ----------------------------------------------------------------------------------
+
+    def test_each_rule_is_refused_before_anything_is_sent(self, tmp_path: Path) -> None:
+        """A request breaking one of a model's rules across parameters (:func:`~kiecore.testing.endtoend.
+        rule_breaking_requests`) is refused by the client, naming the parameter, and the emulator hears nothing."""
+        from kiecore.emulator import Emulator
+        from kiecore.testing.endtoend import emulator_client, rule_breaking_requests
+
+        registry = self.registry()
+        cases = [
+            (entry, profile, case)
+            for entry in registry.models()
+            for profile in entry.spec.profiles()
+            for case in rule_breaking_requests(entry.spec, profile)
+        ]
+        if not cases:
+            return  # no model of the plugin declares a rule across parameters
+        with Emulator(registry) as emulator:
+            for entry, profile, (rule, name, request) in cases:
+                client = emulator_client(emulator.base_url, registry, profile)
+                with client, pytest.raises(InvalidParameterError) as refused:
+                    client.generate(entry.spec.id, request, output_dir=tmp_path)
+                assert refused.value.parameter == name, (entry.spec.id, rule.reason)
+            assert emulator.requests == []
 
     def test_generates_images_against_the_emulator(self, tmp_path: Path) -> None:
         from kiecore.testing.endtoend import generate_with_each_model
@@ -264,7 +287,6 @@ def check_declaration(model: ModelSpec, profile: Profile) -> None:
     assert len(names) == len(set(names)), f"{model.id}: a parameter is declared twice"
     commons = [param.common for param in wire.params if param.common]
     assert len(commons) == len(set(commons)), f"{model.id}: a common parameter maps to two wire parameters"
-    assert wire.for_common("prompt") is not None, f"{model.id}: no parameter takes the prompt"
     for param in wire.params:
         if param.default is not None and param.choices:
             assert param.default in param.choices, f"{model.id}.{param.name}: default {param.default!r} not allowed"

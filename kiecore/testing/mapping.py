@@ -202,9 +202,14 @@ def _object(where: str, value: Any) -> dict[str, Any]:
     return value
 
 
+def _entries(where: str, value: Any) -> list[tuple[str, Any]]:
+    """The items of a JSON object, its comments (keys starting with ``_``) left out."""
+    return [(key, item) for key, item in _object(where, value).items() if not key.startswith("_")]
+
+
 def _models(source: str, section: Any, registry: Registry) -> list[RecordedModel]:
     found = []
-    for name, facts in _object(f"{source}: models", section).items():
+    for name, facts in _entries(f"{source}: models", section):
         unknown = {key for key in _object(f"{source}: models.{name}", facts) if not key.startswith("_")}
         if unknown - MODEL_FACTS:
             raise RecordedFormatError(f"{source}: models.{name}: unknown facts {sorted(unknown - MODEL_FACTS)}")
@@ -214,7 +219,7 @@ def _models(source: str, section: Any, registry: Registry) -> list[RecordedModel
 
 def _cases(source: str, profile: Profile, section: Any, registry: Registry) -> list[RecordedCase]:
     found = []
-    for name, case in _object(f"{source}: {profile.value}", section).items():
+    for name, case in _entries(f"{source}: {profile.value}", section):
         where = f"{source}: {profile.value}.{name}"
         keys = {key for key in _object(where, case) if not key.startswith("_")}
         inputs = keys & set(EXPECTATIONS)
@@ -233,7 +238,7 @@ def _cases(source: str, profile: Profile, section: Any, registry: Registry) -> l
 
 def _refusals(source: str, section: Any, registry: Registry) -> list[RecordedRefusal]:
     found = []
-    for key, rows in _object(f"{source}: refusals", section).items():
+    for key, rows in _entries(f"{source}: refusals", section):
         where = f"{source}: refusals.{key}"
         named, _, profile_name = key.rpartition(":")
         if profile_name not in Profile.__members__.values() or not isinstance(rows, list):

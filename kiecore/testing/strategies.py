@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
-from kiecore.declarations import ModelSpec, ParamKind, ParamSpec
+from kiecore.declarations import ModelSpec, ParamKind, ParamSpec, WireSpec
 from kiecore.dialects import WireDialect, builtin
 from kiecore.model import COMMON_PARAMETERS, GenerationRequest, Profile, TaskState
 
@@ -107,6 +108,7 @@ def valid_requests(model: ModelSpec, profile: Profile = Profile.LIVE) -> st.Sear
             needed = (spec.required and spec.default is None) or spec.name in must
             if needed or draw(st.booleans()):
                 chosen[spec.name] = draw(param_values(spec))
+        _keep_rules(draw, wire, chosen)
         common: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for name, value in chosen.items():
@@ -121,6 +123,51 @@ def valid_requests(model: ModelSpec, profile: Profile = Profile.LIVE) -> st.Sear
         return GenerationRequest(**common, extra=extra)
 
     return build()
+
+
+def _keep_rules(draw: st.DrawFn, wire: WireSpec, chosen: dict[str, Any]) -> None:
+    """Redraw what breaks one of ``wire``'s rules from the values the rule allows (a few rounds, as one repair
+    can break another rule; what still breaks one is rejected)."""
+    for _ in range(len(wire.rules) + 1):
+        wired = {name: _wire_value(wire, name, value) for name, value in chosen.items()}
+        broken = wire.broken_rule(wired)
+        if broken is None:
+            return
+        rule, name = broken
+        spec, test = wire.param(name), rule.then[name]
+        assert spec is not None
+        allowed = [value for value in spec.choices if test.holds(value)] if spec.choices else list(test.values)
+        if allowed:
+            chosen[name] = draw(st.sampled_from(allowed))
+        elif spec.kind is ParamKind.INTEGER:
+            chosen[name] = draw(
+                st.integers(min_value=_bound(test.minimum, spec.minimum), max_value=_bound(test.maximum, spec.maximum))
+            )
+        else:
+            chosen[name] = draw(
+                st.floats(
+                    min_value=_bound(test.minimum, spec.minimum),
+                    max_value=_bound(test.maximum, spec.maximum),
+                    allow_nan=False,
+                    allow_infinity=False,
+                )
+            )
+    wired = {name: _wire_value(wire, name, value) for name, value in chosen.items()}
+    assume(wire.broken_rule(wired) is None)
+
+
+def _bound(rule: float | None, declared: float | None) -> Any:
+    bound = rule if rule is not None else declared
+    return None if bound is None else int(bound) if float(bound).is_integer() else bound
+
+
+def _wire_value(wire: WireSpec, name: str, value: Any) -> Any:
+    """A drawn caller value as it is sent (through the parameter's value map, in its canonical spelling)."""
+    spec = wire.param(name)
+    if spec is None or not isinstance(value, str):
+        return value
+    value = spec.value_map.get(value, value)
+    return next((c for c in spec.choices if isinstance(c, str) and c.lower() == value.lower()), value)
 
 
 def _fits_common(common: str, value: Any) -> bool:

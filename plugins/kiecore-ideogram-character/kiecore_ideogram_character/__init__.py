@@ -1,9 +1,10 @@
 """Ideogram Character for kiecore: Ideogram's model that keeps a character from a reference image consistent.
 
 Live, it is a market model (``ideogram/character``) that requires ``reference_image_urls`` (only the first is
-used), takes ``num_images`` as a string and a named ``image_size`` preset. The reference posts a flat body to
-``/api/v1/ideogram/character`` where the reference images are optional and ``image_size`` is an aspect ratio,
-and replies with generic ``status``/``imageUrl``.
+used), takes ``num_images`` as a string and a named ``image_size`` preset, and caps the prompt and the negative
+prompt at 5000 characters each. The reference posts a flat body to ``/api/v1/ideogram/character`` where the
+reference images are optional and ``image_size`` is an aspect ratio, and replies with generic
+``status``/``imageUrl``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ LIVE = stock.market_wire(
     # 1:1 takes the HD square; `-p image_size=square` the other.
     stock.size_preset("1:1", "4:3", "3:4", "16:9", "9:16"),
     stock.seed(),
-    stock.negative_prompt(),
+    stock.negative_prompt(5000),  # the autumn-2026 docs cap it at 5000 characters
 )
 
 REFERENCE = stock.reference_wire(

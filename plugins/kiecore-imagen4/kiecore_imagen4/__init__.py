@@ -1,9 +1,10 @@
 """Imagen 4 for kiecore: Google's Imagen 4 Ultra, Standard and Fast text-to-image models.
 
-Live, all three are market models (``google/imagen4-ultra``, ``google/imagen4``, ``google/imagen4-fast``): the
-seed is a string for Ultra and Standard but an integer for Fast, and only Fast takes ``num_images`` (as a string).
-The reference gives each its own path (``/api/v1/google/imagen-4*``) with one flat body for all three: an
-integer seed and ``num_images`` 1-4, and generic ``status``/``imageUrl`` replies.
+Live, all three are market models (``google/imagen4-ultra``, ``google/imagen4``, ``google/imagen4-fast``) that
+make one image per task and take no image count (Fast's ``num_images`` left its schema in the autumn-2026 docs);
+the seed is a string for Ultra and Standard but an integer for Fast. The reference gives each its own path
+(``/api/v1/google/imagen-4*``) with one flat body for all three: an integer seed and ``num_images`` 1-4, and
+generic ``status``/``imageUrl`` replies.
 """
 
 from __future__ import annotations
@@ -23,22 +24,17 @@ TEXT_SEED = ParamSpec(
     description="Random seed: text of at most 500 characters (an integer is sent as text)",
     max_length=500,
 )
-FAST_NUM_IMAGES = stock.image_count(
-    4,
-    description="Number of images, 1-4 (sent as a string, and only when more than one)",
-    as_string=True,  # the docs send "2"
-    omit_default=True,  # absent from the 2026-08 docs (section 11): send it only when it matters
-)
 
 
 def _live(model_id: str, *, fast: bool) -> WireSpec:
-    """The live market declaration; Fast differs in its default ratio, its seed type and ``num_images``."""
+    """The live market declaration; Fast differs in its default ratio and its seed type. None takes an image
+    count: the autumn-2026 docs dropped Fast's ``num_images`` (Kie prices Fast per request, one image)."""
     return stock.market_wire(
         model_id,
         stock.prompt(PROMPT_LIMIT),
         stock.negative_prompt(PROMPT_LIMIT),
         stock.aspect_ratio(*LIVE_ASPECT_RATIOS, default="16:9" if fast else "1:1"),
-        *((FAST_NUM_IMAGES, INTEGER_SEED) if fast else (TEXT_SEED,)),
+        INTEGER_SEED if fast else TEXT_SEED,
     )
 
 
@@ -65,8 +61,8 @@ def imagen4(variant: str, typical_seconds: float, summary: str) -> ModelSpec:
         reference=_reference(short),
         aliases=(f"imagen4{variant}", short, f"google/{short}"),
         typical_seconds=typical_seconds,
-        # Per model, not per profile: 4 because Fast (live) and all three (reference) take 1-4. Live Ultra
-        # and Standard have no num_images field and give one image per task.
+        # Per model, not per profile: 4 because the reference takes 1-4 for all three. Live, none has a
+        # num_images field (Fast's left in the autumn-2026 docs), so a live task gives one image.
         max_images=4,
         description=f"Google's Imagen 4 {summary}",
     )
@@ -75,7 +71,7 @@ def imagen4(variant: str, typical_seconds: float, summary: str) -> ModelSpec:
 IMAGEN4_ULTRA = imagen4("-ultra", 20.0, "Ultra: maximum photorealism and detail (one image per task live)")
 IMAGEN4 = imagen4("", 15.0, "Standard: balanced quality and speed (one image per task live)")
 # 10 s: costTime 9000 ms in the docs' success example.
-IMAGEN4_FAST = imagen4("-fast", 10.0, "Fast: quick iterations, up to 4 images per task, 16:9 by default")
+IMAGEN4_FAST = imagen4("-fast", 10.0, "Fast: quick iterations, 16:9 by default (one image per task live)")
 
 MODELS = (IMAGEN4_ULTRA, IMAGEN4, IMAGEN4_FAST)
 
