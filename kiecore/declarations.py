@@ -70,7 +70,8 @@ class ParamSpec:
     ``value_map`` translates common values to wire values (e.g. ``"16:9" -> "landscape_16_9"``); wire values
     are always accepted too. ``as_string`` sends numbers as strings (``"num_images": "2"``). ``send_default``
     sends the default when the caller sets nothing; ``omit_default`` leaves the parameter out when it equals
-    the default. ``max_file_bytes`` is the largest local image file a ``URL``/``URL_LIST`` parameter takes
+    the default. ``min_length``/``max_length`` bound a text's length in characters. ``max_file_bytes`` is the
+    largest local image file a ``URL``/``URL_LIST`` parameter takes
     (``None``: :data:`kiecore.localimages.MAX_IMAGE_BYTES`); local files are uploaded before the create.
     """
 
@@ -83,6 +84,7 @@ class ParamSpec:
     choices: tuple[Any, ...] = attrs.field(default=(), converter=_choices)
     minimum: float | None = None
     maximum: float | None = None
+    min_length: int | None = None
     max_length: int | None = None
     max_items: int | None = None
     value_map: Mapping[str, Any] = attrs.field(factory=dict, converter=_mapping, hash=False)

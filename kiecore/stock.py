@@ -41,16 +41,35 @@ MARKET_SUBMIT_PATH = "/api/v1/jobs/createTask"
 MARKET_STATUS_PATH = "/api/v1/jobs/recordInfo"
 
 
-def _capped(what: str, max_length: int | None) -> str:
+def _capped(what: str, max_length: int | None, min_length: int | None = None) -> str:
+    if min_length is not None:
+        return (
+            f"{what} ({min_length}-{max_length} characters)"
+            if max_length
+            else f"{what} (at least {min_length} characters)"
+        )
     return what if max_length is None else f"{what} (at most {max_length} characters)"
 
 
 def prompt(
-    max_length: int | None = None, *, name: str = "prompt", required: bool = True, description: str | None = None
+    max_length: int | None = None,
+    *,
+    name: str = "prompt",
+    required: bool = True,
+    description: str | None = None,
+    min_length: int | None = None,
 ) -> ParamSpec:
-    """The prompt, required unless the model draws from images alone, at most ``max_length`` characters."""
-    text = description or _capped("What to draw", max_length)
-    return ParamSpec(name=name, common="prompt", description=text, required=required, max_length=max_length)
+    """The prompt, required unless the model draws from images alone, ``min_length`` to ``max_length``
+    characters."""
+    text = description or _capped("What to draw", max_length, min_length)
+    return ParamSpec(
+        name=name,
+        common="prompt",
+        description=text,
+        required=required,
+        min_length=min_length,
+        max_length=max_length,
+    )
 
 
 def negative_prompt(

@@ -201,6 +201,13 @@ def _coerce(model: ModelSpec, spec: ParamSpec, value: Any, called: str) -> Any:
             value=result,
             named=_label(spec),
         )
+    if isinstance(result, str) and spec.min_length is not None and len(result) < spec.min_length:
+        raise InvalidParameterError(
+            f"{name} is {len(result)} characters long; {model.id} needs at least {spec.min_length}",
+            parameter=name,
+            value=result,
+            named=name,
+        )
     if isinstance(result, str) and spec.max_length is not None and len(result) > spec.max_length:
         raise InvalidParameterError(
             f"{name} is {len(result)} characters long; {model.id} accepts at most {spec.max_length}",

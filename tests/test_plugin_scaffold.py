@@ -58,6 +58,7 @@ paths:
                   properties:
                     prompt:
                       type: string
+                      minLength: 3
                       maxLength: 5000
                       description: |
                         The text prompt, e.g. a fox in the snow. Max length: 5000 characters.
@@ -193,6 +194,7 @@ def test_a_prompt_model_maps_its_fields_onto_stock_and_common_parameters(prompt_
         name="prompt",
         common="prompt",
         required=True,
+        min_length=3,
         max_length=5000,
         description="The text prompt, e.g. a fox in the snow",
     )

@@ -94,3 +94,18 @@ def test_valid_requests_always_resolve(data: st.DataObject) -> None:
     params = resolve_params(model, profile, data.draw(valid_requests(model, profile)))
     declared = {spec.name for spec in model.wire(profile).params}
     assert set(params) <= declared
+
+
+def test_a_text_shorter_than_its_minimum_is_refused_here_and_by_the_emulator() -> None:
+    from kiecore import ModelSpec, stock
+    from kiecore.emulator.validate import value_problem
+
+    model = ModelSpec(
+        id="t/short", title="t", family="t", live=stock.market_wire("t/short", stock.prompt(50, min_length=3))
+    )
+    assert resolve_params(model, Profile.LIVE, GenerationRequest(prompt="abc")) == {"prompt": "abc"}
+    with pytest.raises(InvalidParameterError, match="prompt is 2 characters long; t/short needs at least 3"):
+        resolve_params(model, Profile.LIVE, GenerationRequest(prompt="ab"))
+    spec = model.live.params[0]
+    assert value_problem(spec, "ab") == "must be at least 3 characters" and value_problem(spec, "abc") is None
+    assert spec.description == "What to draw (3-50 characters)"

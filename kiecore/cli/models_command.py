@@ -94,6 +94,8 @@ def _param_line(param: ParamSpec) -> str:
         parts.append("one of " + "|".join(str(choice) for choice in param.choices))
     if param.minimum is not None or param.maximum is not None:
         parts.append(f"range {describe_range(param)}")
+    if param.min_length is not None:
+        parts.append(f"≥{param.min_length} chars")
     if param.max_length is not None:
         parts.append(f"≤{param.max_length} chars")
     if param.max_items is not None:

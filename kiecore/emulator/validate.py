@@ -87,6 +87,8 @@ def value_problem(spec: ParamSpec, value: Any) -> str | None:
         return "must be a string"
     if spec.max_length is not None and len(value) > spec.max_length:
         return f"must be at most {spec.max_length} characters"
+    if spec.min_length is not None and len(value) < spec.min_length:
+        return f"must be at least {spec.min_length} characters"
     return _choice_problem(spec, value, value)
 
 

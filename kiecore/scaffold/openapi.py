@@ -9,9 +9,9 @@ What is read is the create request's schema, ``paths["/api/v1/jobs/createTask"].
   the schema gives; ``stock.output_format`` keeps its own description, for the jpeg/jpg mapping it adds), else
   as a ``ParamSpec`` with ``common`` set; so does the model's image input (``image_urls``, else the first list
   of image URLs, else the first single image URL);
-- otherwise by type: a string (``enum`` -> choices, ``default``, ``maxLength``), ``format: uri`` (or a name
-  ending in ``url``) -> URL, integer/number (``minimum``/``maximum``, ``enum``), boolean, an array of strings
-  that are URIs or named ``*url*``/``image_input`` -> URL list (``maxItems``);
+- otherwise by type: a string (``enum`` -> choices, ``default``, ``minLength``, ``maxLength``), ``format:
+  uri`` (or a name ending in ``url``) -> URL, integer/number (``minimum``/``maximum``, ``enum``), boolean, an
+  array of strings that are URIs or named ``*url*``/``image_input`` -> URL list (``maxItems``);
 - anything else (an object, a list of other things) is left out, named in the draft for the author to finish.
 
 ``required`` marks required parameters; keys starting with ``x-`` are ignored; a local ``$ref`` is followed. A
@@ -186,6 +186,7 @@ class _Field:
     format: str | None = None
     enum: tuple[Any, ...] = ()
     default: Any = None
+    min_length: int | None = None
     max_length: int | None = None
     minimum: int | float | None = None
     maximum: int | float | None = None
@@ -232,6 +233,7 @@ def _field(name: str, schema: Any, required: bool, source: str) -> _Field:
         format=schema.get("format") if isinstance(schema.get("format"), str) else None,
         enum=values,
         default=default,
+        min_length=_count(schema, "minLength", where),
         max_length=_count(schema, "maxLength", where),
         minimum=_number(schema, "minimum", where),
         maximum=_number(schema, "maximum", where),
@@ -350,10 +352,14 @@ def _common_draft(field: _Field) -> ParamDraft | None:
     name, kind = field.name, field.type
     text = kind == "string" and not field.is_url
     if name == "prompt" and text:
-        keywords = _some(required=False if not field.required else None, description=field.description)
+        keywords = _some(
+            required=False if not field.required else None,
+            description=field.description,
+            min_length=field.min_length or None,
+        )
         return ParamDraft("prompt", _args(field.max_length), keywords)
     if name == "negative_prompt" and text:
-        if field.required or field.default is not None:
+        if field.required or field.default is not None or field.min_length:
             return _spec(field, common="negative_prompt")
         return ParamDraft("negative_prompt", _args(field.max_length), _some(description=field.description))
     if name == "aspect_ratio" and text:
@@ -417,6 +423,7 @@ def _spec(field: _Field, *, kind: ParamKind = ParamKind.STRING, common: str | No
         choices=field.enum,
         minimum=field.minimum if numeric else None,
         maximum=field.maximum if numeric else None,
+        min_length=(field.min_length or None) if kind is ParamKind.STRING else None,
         max_length=field.max_length if kind is ParamKind.STRING else None,
         max_items=field.max_items if kind is ParamKind.URL_LIST else None,
     )

@@ -120,7 +120,7 @@ def example_value(spec: ParamSpec) -> Any:
     if spec.kind in (ParamKind.INTEGER, ParamKind.NUMBER):
         low = spec.minimum if spec.minimum is not None else 1
         return int(low) if spec.kind is ParamKind.INTEGER else float(low)
-    return "example"[: spec.max_length]
+    return "example".ljust(spec.min_length or 0, "!")[: spec.max_length]
 
 
 def emulator_client(base_url: str, registry: Registry, profile: Profile = Profile.LIVE) -> Client:

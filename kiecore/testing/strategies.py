@@ -88,9 +88,10 @@ def param_values(spec: ParamSpec) -> st.SearchStrategy[Any]:
         return urls
     if kind is ParamKind.URL_LIST:
         return st.lists(urls, min_size=1, max_size=min(spec.max_items or 4, 4))
-    high_len = min(spec.max_length or 200, 200)
+    low_len = max(spec.min_length or 1, 1)
+    high_len = max(min(spec.max_length or 200, 200), low_len)
     text = st.text(
-        alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=high_len
+        alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=low_len, max_size=high_len
     )
     return text.filter(lambda value: value.strip() != "")
 

@@ -3,8 +3,7 @@
 Live only (the reference spec does not describe them): ``flux-2/<pro|flex>-<text|image>-to-image`` on
 ``/api/v1/jobs/createTask``. ``aspect_ratio`` and ``resolution`` are required, so their defaults (1:1, 1K) are
 sent when none is given; image-to-image adds ``auto`` to the ratios and requires 1-8 ``input_urls``. Prices are
-per image by resolution. The docs' minimum prompt length (3 characters) is not declared: a parameter declares
-only a maximum length.
+per image by resolution. The prompt is 3-5000 characters.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ RESOLUTIONS = ("1K", "2K")
 #: Credits per image by resolution, per tier.
 PRICES = {"pro": {"1K": 5, "2K": 7}, "flex": {"1K": 14, "2K": 24}}
 
-PROMPT = stock.prompt(5000, description="What to draw (3-5000 characters)")
+PROMPT = stock.prompt(5000, min_length=3)
 RESOLUTION = attrs.evolve(stock.resolution(*RESOLUTIONS, default="1K"), required=True)
 NSFW_CHECKER = stock.flag("nsfw_checker", "Turn the service's NSFW filter on")
 INPUT_URLS = stock.image_urls(
