@@ -1,11 +1,15 @@
-"""The models kiecore's own plugins serve, and the plugin distribution of each, as plain data: so that a model
-whose plugin is not installed is named with what to install, instead of as unknown
+"""What kiecore knows of plugins without loading one: the entry-point group they register under, and the models
+kiecore's own plugins serve with the plugin distribution of each, as plain data, so that a model whose plugin is
+not installed is named with what to install, instead of as unknown
 (:class:`~kiecore.errors.ModelNotInstalledError`). tests/test_catalog.py keeps it equal to what the installed
 plugins declare; a plugin's own declarations stay the only source of everything else about a model."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+#: The entry-point group every kiecore plugin registers under (read by :mod:`kiecore.loading`).
+ENTRY_POINT_GROUP = "kiecore.plugins"
 
 #: Each plugin distribution of this repository and the model ids and aliases it registers.
 PLUGINS: Mapping[str, tuple[str, ...]] = {

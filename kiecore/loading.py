@@ -34,10 +34,10 @@ import importlib_metadata
 import pluggy
 
 from kiecore import version
+from kiecore.catalog import ENTRY_POINT_GROUP
 from kiecore.distributions import facts_of
 from kiecore.registry import LoadFailure, PluginInfo, Registry
 
-ENTRY_POINT_GROUP = "kiecore.plugins"
 ALLOW_ENV = "KIECORE_LOAD_PLUGINS"
 DENY_ENV = "KIECORE_DISABLE_PLUGINS"
 TRACE_ENV = "KIECORE_TRACE_PLUGINS"

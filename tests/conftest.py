@@ -79,11 +79,16 @@ def kie(
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_journal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """No test writes to the user's own task journal (subprocesses inherit this too)."""
-    previous = os.environ.get("KIECORE_JOURNAL")
-    os.environ["KIECORE_JOURNAL"] = str(tmp_path_factory.mktemp("journal") / "journal.sqlite3")
+    """No test writes to the user's own task journal or cache (subprocesses inherit this too)."""
+    places = {
+        "KIECORE_JOURNAL": str(tmp_path_factory.mktemp("journal") / "journal.sqlite3"),
+        "KIECORE_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
+    }
+    previous = {name: os.environ.get(name) for name in places}
+    os.environ.update(places)
     yield
-    if previous is None:
-        del os.environ["KIECORE_JOURNAL"]
-    else:
-        os.environ["KIECORE_JOURNAL"] = previous
+    for name, value in previous.items():
+        if value is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = value

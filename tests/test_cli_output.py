@@ -15,7 +15,7 @@ import attrs
 import pytest
 
 from kiecore import loading
-from kiecore.cli import EXIT_CODES, _parser, batch_command, main, models_command
+from kiecore.cli import EXIT_CODES, _parser, batch_command, main, models_listing
 from kiecore.cli.options import COMMON_OPTIONS, common_option, request_fields
 from kiecore.client import Client
 from kiecore.emulator import Emulator
@@ -65,6 +65,7 @@ def test_every_json_output_is_one_object_a_line(kie: KieRunner, kie_emulator: Em
 def test_models_json_is_a_model_a_line_then_failures_and_conflicts(
     kie: KieRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("KIECORE_CACHE_DIR", "")  # the registry is replaced below, behind the cache's back
     code, out, _ = kie("models", "--json")
     assert code == 0 and {item["kind"] for item in lines_of(out)} == {"model"}
     registry = Registry.from_plugins(
@@ -72,7 +73,7 @@ def test_models_json_is_a_model_a_line_then_failures_and_conflicts(
         (DeclarativePlugin(MARKET, FLUX), PluginInfo("b", "kiecore-b", "2")),
     )
     registry.record_failure(PluginInfo("broken", "kiecore-broken", "1"), "ImportError: no module named x")
-    monkeypatch.setattr(models_command, "load_registry", lambda: registry)
+    monkeypatch.setattr(models_listing, "load_registry", lambda: registry)
     code, out, err = kie("models", "--json")
     shown = lines_of(out)
     assert code == 0 and [item["kind"] for item in shown] == ["model", "load_failure", "conflict", "conflict"]

@@ -33,9 +33,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kiecore.catalog import ENTRY_POINT_GROUP
 from kiecore.declarations import ModelSpec
 from kiecore.errors import InvalidParameterError, ParseError
-from kiecore.loading import ENTRY_POINT_GROUP
 from kiecore.model import Profile, TaskState, TaskStatus
 from kiecore.registry import ModelEntry, Registry
 from kiecore.testing import strategies
