@@ -91,7 +91,7 @@ def test_a_dry_run_shows_each_task_and_their_total(kie: KieRunner, kie_emulator:
     code, out, err = kie("generate", "nano-banana", "a fox", "-n", "3", "--dry-run")
     assert code == 0, err
     assert len(out.splitlines()) == 6  # a method and URL, then a body, per task
-    assert "3 tasks of google/nano-banana, estimated 12 credits" in err and kie_emulator.requests == []
+    assert "3 tasks of google/nano-banana, estimated cost 12 credits" in err and kie_emulator.requests == []
 
 
 def test_one_output_file_for_several_tasks_is_refused(kie: KieRunner, kie_emulator: Emulator, tmp_path: Path) -> None:

@@ -72,15 +72,14 @@ def show_tasks(args: argparse.Namespace, client: Client, prepared: Sequence[Prep
         else:
             print(f"{one.wire.method} {endpoint(one, base_url)}")
             print(json.dumps(one.wire.body, ensure_ascii=False))
-    if len(prepared) > 1:
-        what = f"{len(prepared)} tasks of {prepared[0].model.spec.id}, {total_text(prepared).partition(', ')[2]}"
+    costs = [estimate(one) for one in prepared]
+    known = [cost for cost in costs if cost is not None]
+    if len(known) == len(costs):
+        what = f"estimated cost {credits_text(sum(known, Decimal(0)))}"
     else:
-        cost = estimate(prepared[0])
-        what = (
-            f"estimated cost {credits_text(cost)}"
-            if cost is not None
-            else f"{no_estimate_reason(prepared[0])}, so no estimate"
-        )
+        what = f"{no_estimate_reason(prepared[costs.index(None)])}, so no estimate"
+    if len(prepared) > 1:
+        what = f"{len(prepared)} tasks of {prepared[0].model.spec.id}, {what}"
     print(f"kie: dry run: {what}{_uploads_note(prepared)}; nothing was sent", file=sys.stderr)
     return 0
 

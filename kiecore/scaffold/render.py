@@ -18,6 +18,7 @@ from kiecore.declarations import ParamKind, ParamSpec
 from kiecore.scaffold.cases import recorded_cases
 from kiecore.scaffold.drafts import ModelDraft, ParamDraft
 from kiecore.scaffold.names import PluginNames
+from kiecore.validation import describe_range
 
 WIDTH = 120
 
@@ -151,7 +152,7 @@ def _describe(param: ParamSpec) -> str:
     if param.choices:
         facts.append(", ".join(str(choice) for choice in param.choices))
     if param.minimum is not None or param.maximum is not None:
-        facts.append(f"{_number(param.minimum)}..{_number(param.maximum)}")
+        facts.append(describe_range(param))
     if param.max_length is not None:
         facts.append(f"at most {param.max_length} characters")
     if param.max_items is not None:
@@ -159,12 +160,6 @@ def _describe(param: ParamSpec) -> str:
     if param.default is not None:
         facts.append(f"default {json.dumps(param.default)}")
     return f"`{param.name}` ({'; '.join(facts)})"
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else repr(value)
 
 
 # -- the plugin module and its test -------------------------------------------------------------------------------

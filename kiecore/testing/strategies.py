@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import assume
@@ -140,26 +142,22 @@ def _keep_rules(draw: st.DrawFn, wire: WireSpec, chosen: dict[str, Any]) -> None
         allowed = [value for value in spec.choices if test.holds(value)] if spec.choices else list(test.values)
         if allowed:
             chosen[name] = draw(st.sampled_from(allowed))
-        elif spec.kind is ParamKind.INTEGER:
-            chosen[name] = draw(
-                st.integers(min_value=_bound(test.minimum, spec.minimum), max_value=_bound(test.maximum, spec.maximum))
-            )
         else:
-            chosen[name] = draw(
-                st.floats(
-                    min_value=_bound(test.minimum, spec.minimum),
-                    max_value=_bound(test.maximum, spec.maximum),
-                    allow_nan=False,
-                    allow_infinity=False,
-                )
-            )
+            low = _tighter(max, test.minimum, spec.minimum)
+            high = _tighter(min, test.maximum, spec.maximum)
+            if spec.kind is ParamKind.INTEGER:
+                low, high = (None if low is None else math.ceil(low)), (None if high is None else math.floor(high))
+                chosen[name] = draw(st.integers(min_value=low, max_value=high))
+            else:
+                chosen[name] = draw(st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False))
     wired = {name: _wire_value(wire, name, value) for name, value in chosen.items()}
     assume(wire.broken_rule(wired) is None)
 
 
-def _bound(rule: float | None, declared: float | None) -> Any:
-    bound = rule if rule is not None else declared
-    return None if bound is None else int(bound) if float(bound).is_integer() else bound
+def _tighter(pick: Callable[[float, float], float], rule: float | None, declared: float | None) -> float | None:
+    """The tighter of a rule's bound and the declared one (``pick``: ``max`` for lower bounds, ``min`` for upper)."""
+    bounds = [bound for bound in (rule, declared) if bound is not None]
+    return pick(*bounds) if len(bounds) == 2 else (bounds[0] if bounds else None)
 
 
 def _wire_value(wire: WireSpec, name: str, value: Any) -> Any:
