@@ -113,6 +113,11 @@ class Match:
     minimum: float | None = None
     maximum: float | None = None
 
+    @property
+    def any_value(self) -> bool:
+        """Whether the test is only that the parameter has a value."""
+        return not self.values and self.minimum is None and self.maximum is None
+
     def holds(self, value: Any) -> bool:
         """Whether ``value`` (``None``: the parameter has none) passes."""
         if value is None:
@@ -130,7 +135,7 @@ class Match:
         if self.values:
             words = [price_key(value) for value in self.values]
             return " or ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + f" or {words[-1]}"
-        if self.minimum is None and self.maximum is None:
+        if self.any_value:
             return "set"
         low = "" if self.minimum is None else f"{self.minimum:g}"
         high = "" if self.maximum is None else f"{self.maximum:g}"
@@ -186,7 +191,7 @@ class Rule:
         wire values that meet it), those values (``aspect_ratio=27:16``)."""
         parts = []
         for name, test in self.when.items():
-            if test.describe() == "set":
+            if test.any_value:
                 parts.append(f"{name} set")
             else:
                 shown = price_key(values[name]) if values is not None and name in values else test.describe()
@@ -231,6 +236,8 @@ class WireSpec:
 
     def broken_rule(self, params: Mapping[str, Any]) -> tuple[Rule, str] | None:
         """The first rule ``params`` break, with the parameter that breaks it, or ``None``."""
+        if not self.rules:
+            return None
         values = self.effective(params)
         for rule in self.rules:
             name = rule.broken_by(values)

@@ -36,23 +36,29 @@ def estimate_params(model: ModelSpec, profile: Profile, params: Mapping[str, Any
     request. A parameter left out counts at its declared default. ``None`` when the model declares no price,
     the price varies with a parameter this profile does not take or a value the docs give no price for, or the
     image count is unknown."""
+    return _priced(model, profile, params)[0]
+
+
+def _priced(model: ModelSpec, profile: Profile, params: Mapping[str, Any]) -> tuple[Decimal | None, str]:
+    """:func:`estimate_params`'s figure, and when there is none, why (for :func:`no_estimate_reason`)."""
     price = model.price
     if price is None:
-        return None
-    wire = model.wire(profile)
+        return None, f"no price is declared for {model.id}"
     value = None
     if price.by is not None:
-        spec = wire.param(price.by)
-        if spec is None:
-            return None
-        value = params.get(spec.name, spec.default)
+        spec = model.wire(profile).param(price.by)
+        value = None if spec is None else params.get(spec.name, spec.default)
+        if value is None:
+            return None, f"{model.id}'s price depends on {price.by}, which is not set"
     unit = price.credits_for(value)
     if unit is None:
-        return None
+        return None, f"the docs give no price for {model.id} with {price.by}={value}"
     if price.per is PriceUnit.REQUEST:
-        return unit
+        return unit, ""
     images = image_count(model, profile, params)
-    return None if images is None else unit * images
+    if images is None:
+        return None, f"{model.id}'s price is per image, and the image count is not set"
+    return unit * images, ""
 
 
 def image_count(model: ModelSpec, profile: Profile, params: Mapping[str, Any]) -> int | None:
@@ -75,14 +81,5 @@ def image_count(model: ModelSpec, profile: Profile, params: Mapping[str, Any]) -
 
 def no_estimate_reason(prepared: PreparedRequest) -> str:
     """Why :func:`estimate` gives no figure for ``prepared``, for a person: ``no price is declared for X``, or
-    what the declared price needs that the request does not say."""
-    model, params = prepared.model.spec, prepared.params
-    price = model.price
-    if price is None:
-        return f"no price is declared for {model.id}"
-    spec = model.wire(prepared.profile).param(price.by) if price.by is not None else None
-    if price.by is not None and (spec is None or params.get(spec.name, spec.default) is None):
-        return f"{model.id}'s price depends on {price.by}, which is not set"
-    if price.by is not None and spec is not None:
-        return f"the docs give no price for {model.id} with {price.by}={params.get(spec.name, spec.default)}"
-    return f"{model.id}'s price is per image, and the image count is not set"
+    what the declared price needs that the request does not say (empty when there is a figure)."""
+    return _priced(prepared.model.spec, prepared.profile, prepared.params)[1]

@@ -27,26 +27,14 @@ def split_request(model: ModelSpec, profile: Profile, request: GenerationRequest
     if wanted is None:
         return (request,)
     if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
-        raise InvalidParameterError(
-            f"num_images must be a whole number of at least 1, got {wanted!r}",
-            parameter="num_images",
-            value=wanted,
-            common="num_images",
-            named="num_images",
-        )
+        raise _refused(f"num_images must be a whole number of at least 1, got {wanted!r}", wanted)
     per_task = model.task_images(profile)
     if wanted <= per_task:
         return (request,)
     tasks = -(-wanted // per_task)
     if tasks > MAX_TASKS:
-        raise InvalidParameterError(
-            f"num_images={wanted} would take {tasks} tasks of {model.id} ({per_task} per task); at most "
-            f"{MAX_TASKS * per_task} in one go",
-            parameter="num_images",
-            value=wanted,
-            common="num_images",
-            named="num_images",
-        )
+        message = f"num_images={wanted} would take {tasks} tasks of {model.id} ({per_task} per task); at most "
+        raise _refused(f"{message}{MAX_TASKS * per_task} in one go", wanted)
     count_param = model.wire(profile).for_common("num_images")
     if count_param is None:
         return tuple(attrs.evolve(request, num_images=None) for _ in range(tasks))
@@ -58,3 +46,8 @@ def split_request(model: ModelSpec, profile: Profile, request: GenerationRequest
         requests.append(attrs.evolve(request, num_images=count))
         left -= count
     return tuple(requests)
+
+
+def _refused(message: str, wanted: object) -> InvalidParameterError:
+    """A refusal of the image count (``kie`` names it ``-n``)."""
+    return InvalidParameterError(message, parameter="num_images", value=wanted, common="num_images", named="num_images")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from kiecore.declarations import ModelSpec, ParamKind, ParamSpec, WireSpec
 from kiecore.dialects import WireDialect, builtin
 from kiecore.model import COMMON_PARAMETERS, GenerationRequest, Profile, TaskState
+from kiecore.validation import coerce
 
 _URL_PATHS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=12)
 
@@ -111,7 +112,8 @@ def valid_requests(model: ModelSpec, profile: Profile = Profile.LIVE) -> st.Sear
             needed = (spec.required and spec.default is None) or spec.name in must
             if needed or draw(st.booleans()):
                 chosen[spec.name] = draw(param_values(spec))
-        _keep_rules(draw, wire, chosen)
+        if wire.rules:
+            _keep_rules(draw, model, wire, chosen)
         common: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for name, value in chosen.items():
@@ -128,12 +130,11 @@ def valid_requests(model: ModelSpec, profile: Profile = Profile.LIVE) -> st.Sear
     return build()
 
 
-def _keep_rules(draw: st.DrawFn, wire: WireSpec, chosen: dict[str, Any]) -> None:
+def _keep_rules(draw: st.DrawFn, model: ModelSpec, wire: WireSpec, chosen: dict[str, Any]) -> None:
     """Redraw what breaks one of ``wire``'s rules from the values the rule allows (a few rounds, as one repair
-    can break another rule; what still breaks one is rejected)."""
+    can break another rule; what still breaks one is rejected). Rules see values as they are sent."""
     for _ in range(len(wire.rules) + 1):
-        wired = {name: _wire_value(wire, name, value) for name, value in chosen.items()}
-        broken = wire.broken_rule(wired)
+        broken = wire.broken_rule(_as_sent(model, wire, chosen))
         if broken is None:
             return
         rule, name = broken
@@ -150,23 +151,18 @@ def _keep_rules(draw: st.DrawFn, wire: WireSpec, chosen: dict[str, Any]) -> None
                 chosen[name] = draw(st.integers(min_value=low, max_value=high))
             else:
                 chosen[name] = draw(st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False))
-    wired = {name: _wire_value(wire, name, value) for name, value in chosen.items()}
-    assume(wire.broken_rule(wired) is None)
+    assume(wire.broken_rule(_as_sent(model, wire, chosen)) is None)
+
+
+def _as_sent(model: ModelSpec, wire: WireSpec, chosen: dict[str, Any]) -> dict[str, Any]:
+    """Drawn caller values, by wire name, as validation sends them (value maps, canonical spellings)."""
+    return {name: coerce(model, spec, value) for name, value in chosen.items() if (spec := wire.param(name))}
 
 
 def _tighter(pick: Callable[[float, float], float], rule: float | None, declared: float | None) -> float | None:
     """The tighter of a rule's bound and the declared one (``pick``: ``max`` for lower bounds, ``min`` for upper)."""
     bounds = [bound for bound in (rule, declared) if bound is not None]
     return pick(*bounds) if len(bounds) == 2 else (bounds[0] if bounds else None)
-
-
-def _wire_value(wire: WireSpec, name: str, value: Any) -> Any:
-    """A drawn caller value as it is sent (through the parameter's value map, in its canonical spelling)."""
-    spec = wire.param(name)
-    if spec is None or not isinstance(value, str):
-        return value
-    value = spec.value_map.get(value, value)
-    return next((c for c in spec.choices if isinstance(c, str) and c.lower() == value.lower()), value)
 
 
 def _fits_common(common: str, value: Any) -> bool:
