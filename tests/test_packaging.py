@@ -199,6 +199,14 @@ def test_the_license_is_mit_and_ships_with_the_core() -> None:
     assert CORE["license-files"] == ["LICENSE"]
 
 
+@pytest.mark.parametrize("path", PLUGINS, ids=lambda path: path.parent.name)
+def test_each_plugin_ships_the_projects_license_in_its_wheel(path: Path) -> None:
+    # A wheel can carry only files inside its own project folder, so each plugin keeps a copy; this keeps the
+    # copies the root's, and the isolated tox env checks that the installed wheel holds it.
+    assert (path.parent / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
+    assert _pyproject(path)["project"]["license-files"] == ["LICENSE"]
+
+
 def test_pre_commit_runs_what_make_lint_runs_with_the_venvs_tools() -> None:
     config = (ROOT / ".pre-commit-config.yaml").read_text()
     makefile = (ROOT / "Makefile").read_text()
