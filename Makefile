@@ -57,13 +57,14 @@ wheels: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
 
-# The fault-injection figures in docs/reliability.md (a few minutes).
-# Mutation testing ([tool.mutmut] in pyproject.toml; about ten minutes, not part of `make test`).
+# Mutation scores for docs/testing.md, one module at a time (not part of `make test`; the better part of an hour
+# for all of them): `make mutation MODULES="transport journal"` for some. The modules and their tests are in
+# bench/mutation.py.
 mutation: $(VENV)/.installed
-	$(BIN)/python -m pip install -q 'mutmut>=3.3,<4'
-	rm -rf mutants
-	$(BIN)/mutmut run; $(BIN)/mutmut results | tail -n 40
+	$(BIN)/python -m pip install -q 'mutmut>=3.8,<4'
+	$(BIN)/python bench/mutation.py $(MODULES)
 
+# The fault-injection figures in docs/reliability.md (a few minutes).
 chaos: $(VENV)/.installed
 	$(BIN)/python bench/chaos.py 20 20
 

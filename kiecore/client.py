@@ -35,7 +35,7 @@ from kiecore.engine.jobs import Goal, Job, Phase, StatusCallback
 from kiecore.engine.runtimes import RunTimeBook
 from kiecore.engine.scheduler import Engine
 from kiecore.engine.steps import Steps
-from kiecore.errors import KieError, MissingAPIKeyError, TaskBusyError, UsageError, WrongKeyError
+from kiecore.errors import KieError, MissingAPIKeyError, TaskBusyError, UsageError, WrongKeyError, prefixed
 from kiecore.events import RetryCallback
 from kiecore.journal import Journal, JournalEntry, JournalState
 from kiecore.localimages import check_image, local_path
@@ -629,7 +629,7 @@ class Client:
             try:
                 self.prepare(item["model"], **_request_fields(item))
             except KieError as error:
-                raise type(error)(f"item {index}: {error}") from None
+                raise prefixed(error, f"item {index}: ") from None
         futures: dict[Future[GenerationResult], int] = {}
         try:
             for index, item in enumerate(items):

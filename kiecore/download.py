@@ -27,6 +27,7 @@ from kiecore.events import RetryCause, RetryEvent, report
 from kiecore.imagetypes import EXTENSIONS, SNIFF_BYTES, sniff
 from kiecore.journal import process_alive
 from kiecore.retry import RETRYABLE_STATUSES, RetryPolicy
+from kiecore.timed_reads import POOLS_BY_SCHEME, limit_next_read
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 #: The longest one file may take, retries included, whatever the overall deadline.
@@ -120,6 +121,7 @@ class Downloader:
         self._sleep = sleep
         self._clock = clock
         self._pool = urllib3.PoolManager(maxsize=16, retries=False)
+        self._pool.pool_classes_by_scheme = POOLS_BY_SCHEME  # so each read can be timed, even of a closing reply
 
     def close(self) -> None:
         self._pool.clear()
@@ -286,9 +288,7 @@ class Downloader:
         remaining = budget.remaining()
         if remaining <= 0:
             raise budget.exceeded(url)
-        sock = getattr(response.connection, "sock", None)
-        if sock is not None:
-            sock.settimeout(min(self.timeout, remaining))
+        limit_next_read(response, min(self.timeout, remaining))
         try:
             return response.read1(_CHUNK)
         except (HTTPError, OSError) as error:

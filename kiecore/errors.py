@@ -36,7 +36,7 @@ A 401 from the upload host is an :class:`AuthenticationError` (exit 3), as from 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,6 +48,18 @@ class KieError(Exception):
     """Base of every kiecore error."""
 
     exit_code: int = 1
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def prefixed(error: _E, prefix: str) -> _E:
+    """A copy of ``error`` whose message starts with ``prefix``, every attribute kept (``parameter``, ``code``,
+    ...). The copy is made without calling the class's constructor, so any error class can be copied."""
+    copied = type(error).__new__(type(error))
+    copied.__dict__.update(error.__dict__)
+    copied.args = (f"{prefix}{error}",)
+    return copied
 
 
 class UsageError(KieError):

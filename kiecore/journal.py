@@ -177,7 +177,8 @@ def default_path() -> Path:
 
 
 def process_alive(pid: int) -> bool | None:
-    """Whether process ``pid`` runs: ``os.kill(pid, 0)`` on POSIX (any error: dead); ``None`` if unknowable."""
+    """Whether process ``pid`` runs: ``os.kill(pid, 0)`` on POSIX (refused: another user's, so alive; any other
+    error: dead); ``None`` if unknowable."""
     if pid == os.getpid():
         return True
     if pid <= 0:
@@ -186,6 +187,8 @@ def process_alive(pid: int) -> bool | None:
         return None  # os.kill would terminate the process on Windows
     try:
         os.kill(pid, 0)  # pragma: no mutate (a mutated signal would hit a real process)
+    except PermissionError:
+        return True  # it exists; it is only not ours to signal
     except OSError:
         return False
     return True
@@ -205,7 +208,7 @@ def clean_text(text: str | None) -> str | None:
     if text is None:
         return None
     lines = str(text).strip().splitlines()
-    first = lines[0] if lines else ""
+    first = lines[0].rstrip() if lines else ""
     return first[:MAX_TEXT].encode("utf-8", "replace").decode("utf-8")
 
 
@@ -536,13 +539,16 @@ class Journal:
     def lookup(self, name: str) -> list[JournalEntry]:
         """The entries ``name`` means on the command line: an entry id (all digits) or a task id at any host."""
         if name.isdigit():
-            return self._select("WHERE id = ? OR task_id = ?", (int(name), name))
-        return self._select("WHERE task_id = ?", (name,))
+            return self._select("WHERE id = ? OR task_id = ? ORDER BY id", (int(name), name))
+        return self._select("WHERE task_id = ? ORDER BY id", (name,))
 
     def entries(
         self, *, states: Collection[JournalState] | None = None, limit: int | None = None
     ) -> list[JournalEntry]:
-        """Entries newest first, with their stored states, optionally only those in ``states``, at most ``limit``."""
+        """Entries newest first, with their stored states, optionally only those in ``states``, at most ``limit``
+        (``ValueError`` if negative)."""
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be 0 or more, not {limit}")
         clause, params = "", []
         if states is not None:
             params = [JournalState(state).value for state in states]

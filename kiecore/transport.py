@@ -14,7 +14,6 @@ leave it uncertain is :func:`kiecore.retry.create_outcome`.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import ipaddress
 import json
@@ -59,6 +58,7 @@ from kiecore.retry import (
     create_outcome,
     parse_retry_after,
 )
+from kiecore.timed_reads import POOLS_BY_SCHEME, limit_next_read
 from kiecore.version import __version__
 from kiecore.wire.envelope import reply_code, reply_message
 from kiecore.wire.request import WireRequest
@@ -277,7 +277,7 @@ class Transport:
             remaining = budget.end - self._clock()
             if remaining <= 0:
                 raise _ReplyOverdue
-            _limit_next_read(response, min(self._read_timeout, remaining))
+            limit_next_read(response, min(self._read_timeout, remaining))
             chunk = response.read1(_CHUNK_BYTES)
             if not chunk:
                 return b"".join(chunks)
@@ -345,7 +345,7 @@ class Transport:
     ) -> Any:
         """A GET's answer: success only as HTTP 200 with body code 200; 429 and 5xx (HTTP or body) retryable."""
         if is_json:
-            code = reply_code(reply) or status
+            code = _body_code(reply, status)
         elif status in RETRYABLE_STATUSES or status >= 400:
             code = status
         else:
@@ -389,8 +389,8 @@ class Transport:
     def _body_summary(self, headers: Mapping[str, str], is_json: bool, reply: Any) -> str:
         if not is_json:
             return f"not JSON, {self._content_type(headers)}"
-        message = self._message(reply)
-        return f"body code {reply_code(reply)}" + (f": {message}" if message else "")
+        code, message = reply_code(reply), self._message(reply)
+        return ("no body code" if code is None else f"body code {code}") + (f": {message}" if message else "")
 
     def _error(self, code: int, message: str, http_status: int, retry_after: float | None) -> APIError:
         return api_error(code, message, http_status=http_status, retry_after=retry_after, host=self._host)
@@ -470,44 +470,11 @@ class _ReplyTooLarge(Exception):
     """The reply is larger than :data:`MAX_REPLY_BYTES`."""
 
 
-class _Timed(Protocol):
-    def settimeout(self, value: float | None, /) -> None: ...
-
-
-class _HTTPConnection(urllib3.connection.HTTPConnection):
-    """Keeps its socket where the reader can set its timeout: http.client forgets ``sock`` as soon as a reply
-    says ``Connection: close``, while the reply is still being read from it."""
-
-    reply_socket: _Timed | None = None
-
-    def connect(self) -> None:
-        super().connect()
-        self.reply_socket = self.sock
-
-
-class _HTTPSConnection(urllib3.connection.HTTPSConnection):
-    __doc__ = _HTTPConnection.__doc__
-
-    reply_socket: _Timed | None = None
-
-    def connect(self) -> None:
-        super().connect()
-        self.reply_socket = self.sock
-
-
-class _HTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
 def _pool(base_url: str, timeout: urllib3.Timeout, connections: int) -> urllib3.HTTPConnectionPool:
     """The bounded, blocking connection pool of ``base_url`` (as :func:`urllib3.connection_from_url`, with our
     connections)."""
     parts = parse_url(base_url)
-    pool = _HTTPSPool if parts.scheme == "https" else _HTTPPool
+    pool = POOLS_BY_SCHEME["https" if parts.scheme == "https" else "http"]
     return pool(
         parts.host or "",
         port=parts.port or port_by_scheme.get(parts.scheme or "http", 80),
@@ -524,13 +491,6 @@ def _sendable_key(api_key: str) -> str:
     if not all(ord(char) < 256 for char in key):
         raise UsageError("the API key contains a character that cannot be sent in an HTTP header; check KIE_API_KEY")
     return key
-
-
-def _limit_next_read(response: urllib3.BaseHTTPResponse, seconds: float) -> None:
-    sock = getattr(response.connection, "reply_socket", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.settimeout(max(seconds, 0.001))
 
 
 def _declared_length(headers: Mapping[str, str]) -> int:

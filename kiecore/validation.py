@@ -203,14 +203,14 @@ def _coerce(model: ModelSpec, spec: ParamSpec, value: Any, called: str) -> Any:
         )
     if isinstance(result, str) and spec.min_length is not None and len(result) < spec.min_length:
         raise InvalidParameterError(
-            f"{name} is {len(result)} characters long; {model.id} needs at least {spec.min_length}",
+            f"{name} is {_characters(result)} long; {model.id} needs at least {spec.min_length}",
             parameter=name,
             value=result,
             named=name,
         )
     if isinstance(result, str) and spec.max_length is not None and len(result) > spec.max_length:
         raise InvalidParameterError(
-            f"{name} is {len(result)} characters long; {model.id} accepts at most {spec.max_length}",
+            f"{name} is {_characters(result)} long; {model.id} accepts at most {spec.max_length}",
             parameter=name,
             value=result,
             named=name,
@@ -235,9 +235,13 @@ def _number(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+def _characters(text: str) -> str:
+    return f"{len(text)} character{'' if len(text) == 1 else 's'}"
+
+
 def _choose(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
     for choice in spec.choices:
-        if value == choice and type(value) is type(choice):
+        if _is_choice(spec, value, choice):
             return choice
     if isinstance(value, str):
         for choice in spec.choices:  # case-insensitive match, canonical spelling sent
@@ -250,6 +254,14 @@ def _choose(model: ModelSpec, spec: ParamSpec, value: Any) -> Any:
         value=value,
         named=_label(spec),
     )
+
+
+def _is_choice(spec: ParamSpec, value: Any, choice: Any) -> bool:
+    """Equal and of one type (``True`` is not ``1``, ``"1"`` is not ``1``); a number's value, read as a float,
+    also matches a whole-number choice (``1.0`` is the declared ``1``, which is what is sent)."""
+    if type(value) is type(choice):
+        return bool(value == choice)
+    return spec.kind is ParamKind.NUMBER and type(value) is float and type(choice) is int and value == choice
 
 
 def _to_bool(name: str, value: Any) -> bool:

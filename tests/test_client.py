@@ -27,6 +27,7 @@ from kiecore.errors import (
     UsageCapError,
     UsageError,
 )
+from kiecore.events import RetryEvent
 from kiecore.model import Profile, TaskHandle, TaskState
 from kiecore.registry import Registry
 from kiecore.serialization import from_json, to_json
@@ -330,3 +331,36 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_anything_is_s
         with pytest.raises(UsageError, match="cannot save images"):
             client.generate("test/market", "a fox", output_dir=locked)
     assert emulator.requests == []
+
+
+# -- what generate() passes on: where and how results are saved, and who is told what ---------------------------
+
+
+def test_generate_names_results_as_asked_or_saves_the_one_as_the_file_given(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    named = client.generate("test/market", "a red fox", output_dir=tmp_path, name="{prompt_slug}-{task}")
+    assert named.files == (tmp_path / f"a-red-fox-{named.handle.task_id}.png",)
+    exact = client.generate("test/flux", "a red fox", output_file=tmp_path / "fox.png")
+    assert exact.files == (tmp_path / "fox.png",) and check_image(exact.files[0]) == "PNG"
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    here = client.generate("test/market", "a red fox")
+    assert here.files == (tmp_path / "sub" / f"{here.handle.task_id}.png",)
+
+
+def test_generate_without_download_fetches_nothing(client: Client, emulator: Emulator, tmp_path: Path) -> None:
+    result = client.generate("test/market", "a fox", output_dir=tmp_path, download=False)
+    assert result.files == () and result.sidecar is None and list(tmp_path.iterdir()) == []
+    assert [r for r in emulator.requests if r.server == "files"] == []
+
+
+def test_generate_tells_of_its_task_and_of_each_retry(client: Client, emulator: Emulator, tmp_path: Path) -> None:
+    emulator.inject("server_error", on="status", times=1)
+    handles: list[TaskHandle] = []
+    retries: list[RetryEvent] = []
+    result = client.generate(
+        "test/market", "a fox", output_dir=tmp_path, on_submit=handles.append, on_retry=retries.append
+    )
+    assert handles == [result.handle]
+    assert [(event.what, event.attempt, event.code) for event in retries] == [("query", 2, 500)]

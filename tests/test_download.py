@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import re
+import secrets
 import socket
 import stat
 import subprocess
@@ -19,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 
 from kiecore import download, urlcheck
 from kiecore.errors import DownloadError, LinkExpiredError
+from kiecore.events import RetryCause, RetryEvent, reporting
 from kiecore.naming import Naming, TaskNames
 from kiecore.retry import RetryPolicy
 
@@ -92,6 +95,17 @@ def redirect(location: str, status: int = 302) -> Route:
     return route
 
 
+def unannounced(body: bytes) -> Route:
+    """``body`` with no Content-Length: its end is where the connection closes."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return route
+
+
 def drip(host: FileHost, every: float) -> Route:
     """A PNG promised at 10 kB, then one byte each ``every`` seconds (or none at all when ``every`` is 0)."""
 
@@ -140,13 +154,38 @@ def listing(directory: Path) -> list[str]:
     return sorted(path.name for path in directory.iterdir()) if directory.exists() else []
 
 
-def wait_for_partial(host: FileHost, directory: Path) -> list[str]:
-    """The temporary files in ``directory`` once there is one (at most a second's wait)."""
+def wait_for_partial(host: FileHost, directory: Path, size: int = 0) -> list[str]:
+    """The temporary files in ``directory`` once there is one holding at least ``size`` bytes (at most a second's
+    wait)."""
     for _ in range(100):
         partials = [name for name in listing(directory) if name.endswith(".part")]
-        if partials or host.stop.wait(0.01):
+        if any(_size(directory / name) >= size for name in partials) or host.stop.wait(0.01):
             return partials
     return []
+
+
+def _size(path: Path) -> int:
+    with contextlib.suppress(OSError):  # the partial may be gone already
+        return path.stat().st_size
+    return -1
+
+
+def frozen(at: float = 0.0) -> Callable[[], float]:
+    """A clock that never moves: the budget is exactly what the test says at every look."""
+    return lambda: at
+
+
+def stepping(step: float) -> Callable[[], float]:
+    """A clock ``step`` seconds later at each look (the first look is 0)."""
+    looks = iter(range(10_000))
+    return lambda: next(looks) * step
+
+
+class FixedDelay(RetryPolicy):
+    """A retry policy whose every wait is ``backoff`` seconds exactly (no jitter)."""
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        return self.backoff
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
@@ -220,21 +259,178 @@ def test_retries_never_start_past_the_deadline(host: FileHost, tmp_path: Path) -
     assert now[0] < 1.0  # it did not sleep past the deadline either
 
 
+def late_then_stalled(host: FileHost, pause: float, protocol: str = "HTTP/1.1") -> Route:
+    """A reply whose first body bytes come ``pause`` seconds after its headers, and nothing more after them. Over
+    HTTP/1.1 its connection is kept open; over HTTP/1.0 the reply closes it, and http.client lets go of its
+    socket while the body is still being read."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.protocol_version = protocol
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/png")
+        handler.send_header("Content-Length", "10000")
+        handler.end_headers()
+        handler.wfile.flush()
+        with contextlib.suppress(OSError):  # the downloader hangs up
+            host.stop.wait(pause)
+            handler.wfile.write(PNG[:16])
+            handler.wfile.flush()
+            host.stop.wait(5.0)
+        handler.close_connection = True
+
+    return route
+
+
+@pytest.mark.parametrize("protocol", ["HTTP/1.1", "HTTP/1.0"])
+def test_each_read_waits_only_for_what_is_left_of_the_budget(
+    host: FileHost, tmp_path: Path, sleeps: list[float], protocol: str
+) -> None:
+    host.routes["/late.png"] = late_then_stalled(host, 0.6, protocol)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"^gave up downloading from 127\.0\.0\.1: .*1\.0s budget$"):
+        local(sleeps, max_seconds=1.0).fetch(host.url("/late.png"), tmp_path, namer())
+    assert time.monotonic() - started < 1.3  # not 0.6 s more: the wait after the late bytes was cut to 0.4 s
+    assert listing(tmp_path) == [] and sleeps == []
+
+
+def test_a_download_may_use_the_last_second_of_its_budget(host: FileHost, tmp_path: Path) -> None:
+    url = host.serve("/a.png", PNG)
+    downloader = local([], clock=frozen(10.0))
+    assert downloader.fetch(url, tmp_path, namer(), deadline=10.5).read_bytes() == PNG
+
+
+def test_no_name_is_looked_up_once_the_budget_is_gone(
+    tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lookups: list[str] = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda name, *_args, **_kwargs: lookups.append(name) or [])
+    downloader = download.Downloader(sleep=sleeps.append, clock=frozen(5.0))
+    expected = "gave up downloading from files.example: it took longer than the 0.0s budget"
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected)}$"):
+        downloader.fetch("https://files.example/a.png", tmp_path, namer(), deadline=5.0)
+    assert lookups == [] and sleeps == [] and listing(tmp_path) == []
+
+
+def busy(host: FileHost) -> str:
+    """A file that is always answered with a 503."""
+    host.routes["/busy.png"] = lambda handler: reply(handler, 503, b"busy", "text/plain")
+    return host.url("/busy.png")
+
+
+@pytest.mark.parametrize(
+    ("deadline", "expected"),
+    [
+        (0.04, "gave up downloading from 127.0.0.1: it took longer than the 0.0s budget"),
+        (0.05, "could not download {url}: HTTP 503; no time left to retry within the 0.1s budget"),
+    ],
+    ids=["less-than-the-slack", "the-slack-itself"],
+)
+def test_a_failure_near_the_deadline_is_not_retried(
+    host: FileHost, tmp_path: Path, sleeps: list[float], deadline: float, expected: str
+) -> None:
+    url = busy(host)
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected.format(url=url))}$"):
+        local(sleeps, clock=frozen()).fetch(url, tmp_path, namer(), deadline=deadline)
+    assert host.hits["/busy.png"] == 1 and sleeps == []
+
+
+def test_a_retry_whose_wait_would_use_up_the_budget_is_not_started(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    url = busy(host)
+    downloader = local(sleeps, clock=frozen(), retry=FixedDelay(backoff=0.5))
+    expected = f"could not download {url}: HTTP 503; no time left to retry within the 0.5s budget"
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected)}$"):
+        downloader.fetch(url, tmp_path, namer(), deadline=0.5)
+    assert host.hits["/busy.png"] == 1 and sleeps == []
+
+
+def test_no_request_is_sent_when_the_budget_runs_out_just_before_it(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    url = host.serve("/a.png", PNG)
+    downloader = local(sleeps, clock=stepping(0.5), max_seconds=1.0)  # half left at the first look, none at the next
+    expected = "gave up downloading from 127.0.0.1: it took longer than the 1.0s budget"
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected)}$"):
+        downloader.fetch(url, tmp_path, namer())
+    assert host.hits["/a.png"] == 0 and sleeps == []
+
+
+def test_a_connection_failure_that_ends_the_budget_is_reported_as_the_budget(
+    tmp_path: Path, sleeps: list[float]
+) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    downloader = local(sleeps, clock=stepping(0.4), max_seconds=1.0)  # the refusal comes with 0.2 s overspent
+    expected = "gave up downloading from 127.0.0.1: it took longer than the 1.0s budget"
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected)}$"):
+        downloader.fetch(f"http://127.0.0.1:{port}/a.png", tmp_path, namer())
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("options", "deadline", "connect", "read"),
+    [({}, None, 10.0, 60.0), ({"timeout": 2.5}, None, 10.0, 2.5), ({}, 4.0, 4.0, 4.0)],
+    ids=["defaults", "short-reads", "short-budget"],
+)
+def test_connect_and_read_timeouts_never_exceed_the_budget(
+    host: FileHost,
+    tmp_path: Path,
+    sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+    options: dict[str, float],
+    deadline: float | None,
+    connect: float,
+    read: float,
+) -> None:
+    timeouts: list[urllib3.Timeout] = []
+    real_request = urllib3.PoolManager.request
+
+    def recording(pool: urllib3.PoolManager, method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+        timeouts.append(kwargs["timeout"])
+        return real_request(pool, method, url, **kwargs)
+
+    monkeypatch.setattr(urllib3.PoolManager, "request", recording)
+    url = host.serve("/a.png", PNG)
+    local(sleeps, clock=frozen(), **options).fetch(url, tmp_path, namer(), deadline=deadline)
+    assert [(timeout.connect_timeout, timeout.read_timeout) for timeout in timeouts] == [(connect, read)]
+
+
 # -- 2. local write errors -----------------------------------------------------------------------------
+
+
+def fail_on_files(monkeypatch: pytest.MonkeyPatch, failures: dict[str, int]) -> None:
+    """Make these ``os`` calls (``write``, ``fsync``, ``close``) fail with these error numbers on regular files;
+    a failing close still closes the file, as a close that reports a full disk does."""
+    for call, code in failures.items():
+        monkeypatch.setattr(os, call, _failing(call, getattr(os, call), code))
+
+
+def _failing(call: str, real: Callable[..., Any], code: int) -> Callable[..., Any]:
+    def failing(handle: int, *args: Any) -> Any:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            return real(handle, *args)
+        if call == "close":
+            real(handle)
+        raise OSError(code, os.strerror(code))
+
+    return failing
+
+
+#: Failing calls, and the error number reported: the first failure's, whatever the cleanup meets after it.
+STEP_FAILURES = {
+    "sync": ({"fsync": errno.EIO}, errno.EIO),
+    "close": ({"close": errno.ENOSPC}, errno.ENOSPC),
+    "sync-and-close": ({"fsync": errno.EIO, "close": errno.EBADF}, errno.EIO),
+}
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO])
 def test_a_failing_write_is_a_local_error_at_once(
     host: FileHost, tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
-    real_write = os.write
-
-    def failing_write(handle: int, data: bytes | memoryview) -> int:
-        if stat.S_ISREG(os.fstat(handle).st_mode):
-            raise OSError(code, os.strerror(code))
-        return real_write(handle, data)
-
-    monkeypatch.setattr(os, "write", failing_write)
+    fail_on_files(monkeypatch, {"write": code})
     url = host.serve("/a.png", PNG)
     with pytest.raises(download.LocalWriteError) as caught:
         local(sleeps).fetch(url, tmp_path, namer())
@@ -245,6 +441,95 @@ def test_a_failing_write_is_a_local_error_at_once(
     assert caught.value.errno == code and isinstance(caught.value, DownloadError)
     assert host.hits["/a.png"] == 1 and sleeps == []  # never retried
     assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("step", sorted(STEP_FAILURES))
+def test_a_failing_sync_or_close_is_a_local_error_at_once(
+    host: FileHost, tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    failures, code = STEP_FAILURES[step]
+    fail_on_files(monkeypatch, failures)
+    url = host.serve("/a.png", PNG)
+    with pytest.raises(download.LocalWriteError) as caught:
+        local(sleeps).fetch(url, tmp_path, namer())
+    partial = rf"{re.escape(str(tmp_path))}/\.task_1\.{os.getpid()}\.[0-9a-f]{{8}}\.part"
+    assert re.fullmatch(rf"cannot write {partial}: {os.strerror(code)}", str(caught.value))
+    assert caught.value.errno == code and host.hits["/a.png"] == 1 and sleeps == []
+    assert listing(tmp_path) == []
+
+
+def test_missing_parent_directories_are_created(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    url = host.serve("/a.png", PNG)
+    target = tmp_path / "one" / "two"
+    assert local(sleeps).fetch(url, target, namer()) == target / "task_1.png"
+    assert listing(target) == ["task_1.png"]
+
+
+def test_a_name_too_long_for_the_file_system_is_a_local_error(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    url = host.serve("/a.png", PNG)
+    with pytest.raises(download.LocalWriteError) as caught:
+        local(sleeps).fetch(url, tmp_path, lambda extension: "x" * 250 + "." + extension)
+    assert str(caught.value) == f"cannot write {tmp_path}: File name too long"
+    assert caught.value.errno == errno.ENAMETOOLONG and caught.value.path == tmp_path
+    assert host.hits["/a.png"] == 1 and sleeps == [] and listing(tmp_path) == []
+
+
+def test_a_partial_file_name_already_taken_is_never_reused(
+    host: FileHost, tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = tmp_path / f".task_1.{os.getpid()}.0000aaaa.part"
+    taken.write_bytes(b"another download's bytes")
+    tokens = iter(["0000aaaa", "0000bbbb"])
+    monkeypatch.setattr(secrets, "token_hex", lambda _size: next(tokens))
+    url = host.serve("/a.png", PNG)
+    assert local(sleeps).fetch(url, tmp_path, namer()).read_bytes() == PNG
+    assert taken.read_bytes() == b"another download's bytes"
+    assert listing(tmp_path) == sorted([taken.name, "task_1.png"])
+
+
+def test_a_hundred_taken_partial_names_are_a_local_error(
+    host: FileHost, tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / f".task_1.{os.getpid()}.0000aaaa.part").write_bytes(b"")
+    tries: list[int] = []
+    monkeypatch.setattr(secrets, "token_hex", lambda size: tries.append(size) or "0000aaaa")
+    url = host.serve("/a.png", PNG)
+    with pytest.raises(download.LocalWriteError) as caught:
+        local(sleeps).fetch(url, tmp_path, namer())
+    assert str(caught.value) == f"cannot write {tmp_path}: no free name for a partial file of task_1"
+    assert caught.value.path == tmp_path and len(tries) == 100 and sleeps == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+def test_write_file_puts_the_whole_file_in_place_with_the_users_mode(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "out.json"
+    previous = os.umask(0o027)
+    try:
+        assert download.write_file(path, b"first") == path
+        assert download.write_file(path, b"second, longer") == path
+    finally:
+        os.umask(previous)
+    assert path.read_bytes() == b"second, longer" and stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert listing(path.parent) == ["out.json"]
+
+
+@pytest.mark.parametrize("step", ["write", *sorted(STEP_FAILURES)])
+def test_write_file_leaves_the_old_file_when_a_step_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    path = tmp_path / "out.json"
+    path.write_bytes(b"old")
+    failures, code = STEP_FAILURES.get(step, ({"write": errno.ENOSPC}, errno.ENOSPC))
+    fail_on_files(monkeypatch, failures)
+    with pytest.raises(download.LocalWriteError) as caught:
+        download.write_file(path, b"new")
+    partial = rf"{re.escape(str(tmp_path))}/\.out\.json\.{os.getpid()}\.[0-9a-f]{{8}}\.part"
+    assert re.fullmatch(rf"cannot write {partial}: {os.strerror(code)}", str(caught.value))
+    assert caught.value.errno == code
+    monkeypatch.undo()
+    assert path.read_bytes() == b"old" and listing(tmp_path) == ["out.json"]
 
 
 def test_a_directory_that_cannot_be_created_is_a_local_error(
@@ -285,10 +570,16 @@ def truncated(handler: BaseHTTPRequestHandler) -> None:
     handler.wfile.write(PNG[:20])
 
 
-FAILURES: dict[str, Route] = {
-    "server error": lambda handler: reply(handler, 503, b"busy", "text/plain"),
-    "connection lost mid-file": truncated,
-    "empty reply": lambda handler: reply(handler, 200, b""),
+def hang_up(handler: BaseHTTPRequestHandler) -> None:
+    """No reply at all: the connection is closed once the request is in."""
+
+
+#: Each failure, and (as a pattern) the reason the final error gives for it.
+FAILURES: dict[str, tuple[Route, str]] = {
+    "server error": (lambda handler: reply(handler, 503, b"busy", "text/plain"), "HTTP 503"),
+    "connection lost mid-file": (truncated, r"connection lost mid-file: .*IncompleteRead\(20 bytes read.*"),
+    "empty reply": (lambda handler: reply(handler, 200, b""), "empty reply"),
+    "no reply": (hang_up, r".*Remote end closed connection without response.*"),
 }
 
 
@@ -297,21 +588,39 @@ FAILURES: dict[str, Route] = {
 def test_a_download_that_always_fails_is_tried_exactly_attempts_times(
     host: FileHost, tmp_path: Path, sleeps: list[float], failure: str, via_redirect: bool
 ) -> None:
-    host.routes["/file.png"] = FAILURES[failure]
+    route, reason = FAILURES[failure]
+    host.routes["/file.png"] = route
     host.routes["/link"] = redirect("/file.png")
     url = host.url("/link" if via_redirect else "/file.png")
-    with pytest.raises(DownloadError, match="could not download"):
+    with pytest.raises(DownloadError, match=f"^could not download {re.escape(url)}: {reason}$"):
         local(sleeps, retry=RetryPolicy(attempts=3)).fetch(url, tmp_path, namer())
-    assert host.hits["/file.png"] == 3 and len(sleeps) == 2
+    assert host.hits["/file.png"] == 3 and len(sleeps) == 2  # the pool itself never retries
     assert listing(tmp_path) == []
+
+
+def test_each_retry_is_reported_with_its_cause_and_next_attempt(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    answers = iter([FAILURES["server error"][0], FAILURES["empty reply"][0], lambda h: reply(h, 200, PNG)])
+    host.routes["/a.png"] = lambda handler: next(answers)(handler)
+    seen: list[RetryEvent] = []
+    with reporting(seen.append):
+        saved = local(sleeps, retry=RetryPolicy(attempts=3)).fetch(host.url("/a.png"), tmp_path, namer())
+    assert saved.read_bytes() == PNG and len(sleeps) == 2
+    common = {"what": "download", "host": "127.0.0.1"}
+    assert seen == [
+        RetryEvent(**common, cause=RetryCause.SERVER, attempt=2, delay=sleeps[0], error="HTTP 503", code=503),
+        RetryEvent(**common, cause=RetryCause.UNREACHABLE, attempt=3, delay=sleeps[1], error="empty reply"),
+    ]
 
 
 def test_a_refused_connection_is_tried_exactly_attempts_times(tmp_path: Path, sleeps: list[float]) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    with pytest.raises(DownloadError, match="could not download"):
-        local(sleeps, retry=RetryPolicy(attempts=3)).fetch(f"http://127.0.0.1:{port}/a.png", tmp_path, namer())
+    url = f"http://127.0.0.1:{port}/a.png"
+    with pytest.raises(DownloadError, match=rf"^could not download {re.escape(url)}: .*Connection refused$"):
+        local(sleeps, retry=RetryPolicy(attempts=3)).fetch(url, tmp_path, namer())
     assert len(sleeps) == 2
 
 
@@ -323,9 +632,11 @@ def test_a_name_that_does_not_resolve_is_retried_like_a_lost_connection(
 
     monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
     downloader = download.Downloader(retry=RetryPolicy(attempts=3), sleep=sleeps.append)
-    with pytest.raises(
-        DownloadError, match=re.escape("could not download https://files.invalid/a.png: cannot resolve")
-    ):
+    expected = (
+        "could not download https://files.invalid/a.png: cannot resolve files.invalid: "
+        f"[Errno {socket.EAI_NONAME}] Name or service not known"
+    )
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected)}$"):
         downloader.fetch("https://files.invalid/a.png", tmp_path, namer())
     assert len(sleeps) == 2
 
@@ -340,6 +651,7 @@ def test_a_name_that_does_not_resolve_is_retried_like_a_lost_connection(
         (JPEG, "image/png", "/result.png", "task_1.jpg"),
         (WEBP, "", "/result.sh", "task_1.webp"),
         (GIF, "binary/octet-stream", "/result", "task_1.gif"),
+        (JPEG, " Application/Octet-Stream; name=result.bin", "/result.bin", "task_1.jpg"),
         (b"\xff\xd8\xff\xdb", "image/jpeg", "/tiny.jpg", "task_1.jpg"),  # shorter than the sniffed prefix
     ],
 )
@@ -371,6 +683,49 @@ def test_bytes_of_no_known_image_format_are_refused(
     assert listing(tmp_path) == [] and host.hits[path] == 1 and sleeps == []
 
 
+def in_two_parts(host: FileHost, directory: Path, body: bytes, split: int) -> Route:
+    """``body`` in two reads: its first ``split`` bytes, and the rest once the downloader has written those."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[:split])
+        handler.wfile.flush()
+        wait_for_partial(host, directory, size=split)
+        handler.wfile.write(body[split:])
+
+    return route
+
+
+def test_the_type_is_sniffed_from_first_bytes_split_across_reads(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    host.routes["/a"] = in_two_parts(host, tmp_path, PNG, 5)
+    saved = local(sleeps).fetch(host.url("/a"), tmp_path, namer())
+    assert saved == tmp_path / "task_1.png" and saved.read_bytes() == PNG
+
+
+def test_a_non_image_is_refused_as_soon_as_its_first_bytes_are_in(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    def script_then_silence(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/octet-stream")
+        handler.send_header("Content-Length", "10000")
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            handler.wfile.write(b"#!/bin/sh\necho the rest never comes\n")
+            handler.wfile.flush()
+            host.stop.wait(5.0)
+
+    host.routes["/run"] = script_then_silence
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"/run is not a PNG, JPEG, WebP or GIF image$"):
+        local(sleeps, max_seconds=1.0).fetch(host.url("/run"), tmp_path, namer())
+    assert time.monotonic() - started < 0.5 and listing(tmp_path) == [] and sleeps == []
+
+
 def test_a_clearly_non_image_content_type_is_refused_early(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
     url = host.serve("/a.png", PNG, "text/html; charset=utf-8")
     with pytest.raises(DownloadError, match=r"is not an image \(Content-Type text/html; charset=utf-8\)"):
@@ -400,6 +755,15 @@ def test_a_fourth_redirect_is_an_error(host: FileHost, tmp_path: Path, sleeps: l
     with pytest.raises(DownloadError, match="more than 3 redirects"):
         local(sleeps).fetch(host.url("/r0"), tmp_path, namer())
     assert host.hits["/final.png"] == 0 and sleeps == []
+
+
+def test_a_redirect_without_a_location_is_an_error(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
+    host.routes["/r"] = lambda handler: reply(handler, 302, b"")
+    url = host.url("/r")
+    expected = f"could not download {url}: HTTP 302 without a Location"
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected)}$"):
+        local(sleeps).fetch(url + "?token=secret", tmp_path, namer())
+    assert host.hits["/r"] == 1 and sleeps == [] and listing(tmp_path) == []
 
 
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/a.png", "javascript:alert(1)"])
@@ -445,7 +809,8 @@ def test_each_redirect_target_is_checked_for_a_private_host(
     ],
 )
 def test_private_and_special_addresses_are_refused(url: str, tmp_path: Path, sleeps: list[float]) -> None:
-    with pytest.raises(DownloadError, match=r"^refusing to download .* is a non-public address"):
+    refused = r"^refusing to download .* is a non-public address \(.+\); only public hosts are fetched$"
+    with pytest.raises(DownloadError, match=refused):
         download.Downloader(sleep=sleeps.append).fetch(url, tmp_path / "out", namer())
     assert sleeps == [] and not (tmp_path / "out").exists()
 
@@ -459,20 +824,42 @@ def test_the_local_host_itself_is_refused_without_a_connection(
     assert host.hits["/a.png"] == 0
 
 
+@pytest.mark.parametrize(
+    ("url", "port"),
+    [("https://files.example/a.png", 443), ("http://files.example/a.png", 80), ("https://files.example:8443/a", 8443)],
+)
 def test_a_name_resolving_to_a_private_address_is_refused(
-    tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch, url: str, port: int
 ) -> None:
+    lookups: list[tuple[str, int]] = []
+
     def lookup(name: str, port: int, *_args: object, **_kwargs: object) -> list[tuple[object, ...]]:
-        assert name == "files.example"
+        lookups.append((name, port))
         return [
             (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
             (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.168.0.7", port)),
         ]
 
     monkeypatch.setattr(socket, "getaddrinfo", lookup)
-    with pytest.raises(DownloadError, match=r"files\.example is a non-public address \(192\.168\.0\.7\)"):
-        download.Downloader(sleep=sleeps.append).fetch("https://files.example/a.png", tmp_path, namer())
-    assert sleeps == []
+    expected = (
+        f"refusing to download {url}: files.example is a non-public address (192.168.0.7); "
+        "only public hosts are fetched"
+    )
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected)}$"):
+        download.Downloader(sleep=sleeps.append).fetch(url, tmp_path, namer())
+    assert lookups == [("files.example", port)] and sleeps == []  # the port the connection would use
+
+
+@pytest.mark.parametrize("url", ["http://files.example:99999/a.png", "https://files.example:https/a.png"])
+def test_a_malformed_port_is_refused_without_a_lookup(
+    tmp_path: Path, sleeps: list[float], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    lookups: list[str] = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda name, *_args, **_kwargs: lookups.append(name) or [])
+    expected = f"refusing to download {url}: malformed host or port"
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected)}$"):
+        download.Downloader(sleep=sleeps.append).fetch(url, tmp_path, namer())
+    assert lookups == [] and sleeps == []
 
 
 def test_private_hosts_are_fetched_when_allowed(host: FileHost, tmp_path: Path, sleeps: list[float]) -> None:
@@ -523,7 +910,7 @@ def test_a_partial_is_named_by_the_result_stem_and_this_process(host: FileHost, 
     host.routes["/a.png"] = watched
     saved = local([]).fetch(host.url("/a.png"), tmp_path, namer(index=1, count=2))
     assert saved.name == "task_1_2.png"
-    assert len(seen) == 1 and re.fullmatch(rf"\.task_1_2\.{os.getpid()}\.\w+\.part", seen[0])
+    assert len(seen) == 1 and re.fullmatch(rf"\.task_1_2\.{os.getpid()}\.[0-9a-f]{{8}}\.part", seen[0])
     assert listing(tmp_path) == ["task_1_2.png"]
 
 
@@ -615,13 +1002,40 @@ def test_the_size_cap_holds_without_and_with_a_length(host: FileHost, tmp_path: 
     url = host.serve("/big.png", PNG)
     with pytest.raises(DownloadError, match="the limit is 100"):
         local(sleeps, max_bytes=100).fetch(url, tmp_path, namer())
-
-    def unannounced(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.end_headers()
-        handler.wfile.write(PNG)
-
-    host.routes["/unannounced.png"] = unannounced
+    host.routes["/unannounced.png"] = unannounced(PNG)
     with pytest.raises(DownloadError, match="larger than the limit of 100 bytes"):
         local(sleeps, max_bytes=100).fetch(host.url("/unannounced.png"), tmp_path, namer())
     assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("status", [400, 204, 206])
+def test_any_other_status_is_an_error_without_a_retry(
+    host: FileHost, tmp_path: Path, sleeps: list[float], status: int
+) -> None:
+    host.routes["/a.png"] = lambda handler: reply(handler, status, b"" if status == 204 else PNG)
+    url = host.url("/a.png")
+    with pytest.raises(DownloadError, match=f"^{re.escape(f'could not download {url}: HTTP {status}')}$"):
+        local(sleeps).fetch(url + "?signature=secret", tmp_path, namer())
+    assert host.hits["/a.png"] == 1 and sleeps == [] and listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["with-length", "without-length"])
+def test_a_file_of_exactly_max_bytes_is_saved(
+    host: FileHost, tmp_path: Path, sleeps: list[float], announced: bool
+) -> None:
+    if announced:
+        url = host.serve("/a.png", PNG)
+    else:
+        host.routes["/a.png"] = unannounced(PNG)
+        url = host.url("/a.png")
+    assert local(sleeps, max_bytes=len(PNG)).fetch(url, tmp_path, namer()).read_bytes() == PNG
+
+
+def test_the_size_cap_counts_every_read_of_an_unannounced_file(
+    host: FileHost, tmp_path: Path, sleeps: list[float]
+) -> None:
+    host.routes["/big.png"] = unannounced(PNG + bytes(100 * 1024))  # more than one read, each under the cap
+    expected = f"{host.url('/big.png')} is larger than the limit of {70 * 1024} bytes"
+    with pytest.raises(DownloadError, match=f"^{re.escape(expected)}$"):
+        local(sleeps, max_bytes=70 * 1024).fetch(host.url("/big.png"), tmp_path, namer())
+    assert listing(tmp_path) == [] and sleeps == []

@@ -1,3 +1,5 @@
+"""The task journal end to end: moves, listings, durability across processes, privacy, location and upgrades."""
+
 from __future__ import annotations
 
 import inspect
@@ -400,6 +402,18 @@ def test_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
     monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
     assert default_path() == tmp_path / "local" / "kiecore" / "journal.sqlite3"
+    monkeypatch.delenv("LOCALAPPDATA")
+    assert default_path() == tmp_path / "home" / "AppData" / "Local" / "kiecore" / "journal.sqlite3"
+
+
+def test_a_configured_journal_path_may_start_at_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KIECORE_JOURNAL", "~/journals/kie.db")
+    assert default_path() == tmp_path / "home" / "journals" / "kie.db"
+    monkeypatch.setenv("KIECORE_JOURNAL", "")  # set but empty: the platform's place
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("XDG_DATA_HOME", "")
+    assert default_path() == tmp_path / "home" / ".local" / "share" / "kiecore" / "journal.sqlite3"
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")

@@ -19,6 +19,7 @@ from kiecore.journal_fallback import FallbackLog, FallbackRecord
 from kiecore.model import Profile
 from kiecore.testing.endtoend import check_image
 from tests.chaos import FaultyJournal
+from tests.unit.test_journal_store import damage_pages
 
 KEY = "sk-journal-failure-key-99"
 
@@ -112,32 +113,11 @@ def test_resume_reads_the_fallback_log_while_the_journal_cannot_be_opened(
     assert (tmp_path / "out" / f"{files[0].stem}.kie.json").is_file()  # its sidecar beside it
 
 
-def _corrupt_pages(path: Path) -> None:
-    with Journal(path) as journal:  # enough rows for several pages, then garbage over the table's pages
-        for index in range(300):
-            journal.begin_submit(
-                model=f"m{index}", profile="live", base_url="https://api.kie.ai", request=_request(), output_dir=None
-            )
-    with sqlite3.connect(path) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    data = bytearray(path.read_bytes())
-    page = 4096
-    for start in range(2 * page, len(data), page):
-        data[start + 8 : start + 64] = b"\xff" * 56
-    path.write_bytes(bytes(data))
-
-
-def _request() -> Any:
-    from kiecore.model import GenerationRequest
-
-    return GenerationRequest(prompt="x")
-
-
 def test_a_journal_that_cannot_record_is_refused_before_anything_is_sent(
     make: Any, kie_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     damaged = tmp_path / "damaged.sqlite3"
-    _corrupt_pages(damaged)
+    damage_pages(damaged)
     with Journal(damaged) as journal, pytest.raises(JournalError, match=r"damaged|malformed"):
         make(journal)[0].generate("nano-banana-pro", "a fox", output_dir=tmp_path)
 

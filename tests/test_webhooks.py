@@ -162,6 +162,26 @@ def test_garbage_callbacks_are_parse_errors(kie_registry: Registry) -> None:
             parse_callback(kie_registry, "gpt4o-image", body)
 
 
+def test_a_callback_without_a_task_id_is_refused_naming_it(kie_registry: Registry) -> None:
+    body = {"code": 200, "msg": "ok", "data": {"info": {"result_urls": ["https://cdn.example/a.png"]}}}
+    with pytest.raises(ParseError) as refused:
+        parse_callback(kie_registry, "gpt4o-image", body)
+    assert str(refused.value) == "the callback names no taskId"
+
+
+@pytest.mark.parametrize(("model", "body"), [("gpt4o-image", FOUR_O_FAIL), ("flux-kontext-pro", FLUX_OK)])
+def test_a_callback_read_by_its_envelope_code_keeps_the_whole_body(
+    kie_registry: Registry, model: str, body: Any
+) -> None:
+    assert parse_callback(kie_registry, model, body).raw == body
+
+
+def test_handle_callback_applies_the_window_it_is_given(kie_registry: Registry) -> None:
+    an_hour_ago = _signed("task_4o_abc123", at=NOW - 3600)
+    status = handle_callback(kie_registry, "gpt4o-image", an_hour_ago, FOUR_O_OK, hmac_key=KEY, now=NOW, tolerance=3600)
+    assert status.state is TaskState.SUCCEEDED
+
+
 def _signed_at(timestamp: str, task_id: str = "task_4o_abc123", key: str = KEY) -> dict[str, str]:
     digest = hmac.new(key.encode(), f"{task_id}.{timestamp}".encode(), hashlib.sha256).digest()
     return {"X-Webhook-Timestamp": timestamp, "X-Webhook-Signature": base64.b64encode(digest).decode()}

@@ -50,6 +50,20 @@ class Emulator:
     what was uploaded (:attr:`uploads`).
     """
 
+    #: The settings a caller may change at any time (:meth:`reset` keeps them; the kit's fixtures put back the
+    #: values the emulator started with, so that no test sees another's).
+    SETTINGS = (
+        "task_seconds",
+        "api_key",
+        "retry_after",
+        "webhook_hmac_key",
+        "enforce_limits",
+        "create_limit",
+        "status_limit",
+        "gpt4o_task_status_limit",
+        "link_seconds",
+    )
+
     def __init__(
         self,
         registry: Registry | None = None,

@@ -39,26 +39,30 @@ def kie_plugin_registry(kie_plugin: object) -> Registry:
 
 
 @pytest.fixture(scope="session")
-def _kie_emulators() -> Iterator[dict[int, Emulator]]:
-    running: dict[int, Emulator] = {}
+def _kie_emulators() -> Iterator[dict[int, tuple[Emulator, dict[str, Any]]]]:
+    """The session's emulators by registry, each with the settings it started with."""
+    running: dict[int, tuple[Emulator, dict[str, Any]]] = {}
     yield running
-    for emulator in running.values():
+    for emulator, _settings in running.values():
         emulator.stop()
 
 
 @pytest.fixture
-def kie_emulator_for(_kie_emulators: dict[int, Emulator]) -> Callable[[Registry], Emulator]:
+def kie_emulator_for(_kie_emulators: dict[int, tuple[Emulator, dict[str, Any]]]) -> Callable[[Registry], Emulator]:
     """``kie_emulator_for(registry)``: a running emulator serving ``registry``'s models (started once per
-    registry for the session), with no tasks, faults or logged requests, and 0.2 s tasks."""
+    registry for the session), with no tasks, faults or logged requests, 0.2 s tasks, and every other setting
+    (:attr:`Emulator.SETTINGS`: limits, keys, ...) as it started, whatever an earlier test set."""
     from kiecore.emulator import Emulator
 
     def running(registry: Registry) -> Emulator:
-        emulator = _kie_emulators.get(id(registry))
-        if emulator is None:
-            emulator = _kie_emulators[id(registry)] = Emulator(registry, task_seconds=0.2, retry_after=0.05)
-            emulator.start()
+        if id(registry) not in _kie_emulators:
+            made = Emulator(registry, task_seconds=0.2, retry_after=0.05)
+            made.start()
+            _kie_emulators[id(registry)] = (made, {name: getattr(made, name) for name in Emulator.SETTINGS})
+        emulator, settings = _kie_emulators[id(registry)]
         emulator.reset()
-        emulator.task_seconds = 0.2
+        for name, value in settings.items():
+            setattr(emulator, name, value)
         return emulator
 
     return running

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from kiecore.emulator import Emulator
 from kiecore.ratelimit import PUBLISHED_LIMITS
+from kiecore.registry import Registry
 from tests.emulator.helpers import (
     FLUX_STATUS,
     GPT4O_CREATE,
@@ -26,6 +28,21 @@ def test_limits_are_off_by_default(emulator: Emulator) -> None:
         create(emulator, MARKET_CREATE, market_body())
     assert all(call(emulator, "GET", f"{MARKET_STATUS}?taskId=x")[0] == 200 for _ in range(15))
     assert emulator.limit_violations == 0
+
+
+def test_the_kits_fixture_gives_each_test_the_settings_the_emulator_started_with(
+    kie_emulator_for: Callable[[Registry], Emulator], sample_registry: Registry
+) -> None:
+    first = kie_emulator_for(sample_registry)
+    first.enforce_limits, first.status_limit, first.webhook_hmac_key, first.task_seconds = True, (1, 9.0), "k", 5.0
+    again = kie_emulator_for(sample_registry)  # as the next test would get it
+    assert again is first
+    assert (again.enforce_limits, again.status_limit, again.webhook_hmac_key, again.task_seconds) == (
+        False,
+        PUBLISHED_LIMITS.status,
+        None,
+        0.2,
+    )
 
 
 def test_create_limit_per_key(emulator: Emulator) -> None:

@@ -72,7 +72,7 @@ def test_a_create_reply_without_a_task_id_is_uncertain_and_never_resent(registry
 
 
 def test_a_succeeded_reply_without_urls_is_a_parse_error(registry: Registry) -> None:
-    kie = client(registry, {STATUS: [ok({"taskId": "t1", "state": "success", "resultJson": ""})]})
+    kie = client(registry, {STATUS: [ok({"taskId": "t1", "state": "success", "resultJson": ""})]}, poll_interval=0.01)
     with pytest.raises(ParseError, match="no result URLs"):
         kie.wait(handle(), timeout=5)
 
@@ -85,7 +85,7 @@ def test_resuming_a_succeeded_entry_asks_no_status(registry: Registry, tmp_path:
         )
         journal.submitted(entry_id, handle())
         journal.observed(entry_id, TaskStatus(state=TaskState.SUCCEEDED, urls=("https://cdn.example/a.png",)))
-        (tmp_path / "t1.png").write_bytes(b"\\x89PNG\\r\\n\\x1a\\n" + b"\\0" * 8)
+        (tmp_path / "t1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 8)
         result = kie.resume(journal.get(entry_id), output_dir=tmp_path)
         assert journal.get(entry_id).state is JournalState.DOWNLOADED
     transport = kie.transport

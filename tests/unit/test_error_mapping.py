@@ -23,6 +23,8 @@ from kiecore.transport import ERRORS, api_error
         (502, errors.ServerError, 1),
         (503, errors.ServiceUnavailableError, 1),
         (550, errors.ServiceUnavailableError, 1),
+        (599, errors.ServerError, 1),
+        (600, errors.APIError, 1),
         (418, errors.APIError, 1),
     ],
 )
@@ -41,3 +43,17 @@ def test_a_rate_limit_keeps_its_retry_after_and_the_host_is_named_for_404() -> N
 
 def test_every_table_entry_names_its_detail() -> None:
     assert all("{detail}" in line for _, line in ERRORS.values())
+
+
+def test_a_prefixed_error_keeps_its_type_and_facts_whatever_its_constructor_takes() -> None:
+    refused = errors.InvalidParameterError("seed=-1 is out of range", parameter="seed", value=-1, named="seed")
+    copied = errors.prefixed(refused, "item 2: ")
+    assert (type(copied), str(copied), copied.parameter, copied.value) == (
+        errors.InvalidParameterError,
+        "item 2: seed=-1 is out of range",
+        "seed",
+        -1,
+    )
+    assert copied.renamed("--seed") == "item 2: --seed=-1 is out of range" and str(refused) == "seed=-1 is out of range"
+    missing = errors.prefixed(errors.ModelNotInstalledError("google/nano-banana", "kiecore-nano-banana"), "line 3: ")
+    assert type(missing) is errors.ModelNotInstalledError and str(missing).startswith("line 3: ")
