@@ -57,9 +57,9 @@ wheels: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
 
-# Mutation scores for docs/testing.md, one module at a time (not part of `make test`; the better part of an hour
-# for all of them): `make mutation MODULES="transport journal"` for some. The modules and their tests are in
-# bench/mutation.py.
+# Mutation scores for docs/testing.md, one module at a time (not part of `make test`; hours for all of them on two
+# cores, the engine's the most): `make mutation MODULES="transport journal"` for some, a few minutes to half an
+# hour each. The modules and their tests are in bench/mutation.py.
 mutation: $(VENV)/.installed
 	$(BIN)/python -m pip install -q 'mutmut>=3.8,<4'
 	$(BIN)/python bench/mutation.py $(MODULES)
