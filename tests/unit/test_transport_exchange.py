@@ -42,6 +42,7 @@ from kiecore.retry import RetryPolicy
 from kiecore.timed_reads import HTTPConnection, HTTPSConnection
 from kiecore.transport import USER_AGENT, Transport
 from kiecore.wire.request import WireRequest
+from tests.unit.test_timed_reads import Socket
 
 KEY = "kie-unit-key-0123456789abcdef"
 HOST = "api.kie.test"
@@ -55,14 +56,6 @@ CAP = 1048576  # MAX_REPLY_BYTES: one MiB
 
 
 # -- a fake pool and its replies ---------------------------------------------------------------------------
-
-
-class Socket:
-    def __init__(self) -> None:
-        self.timeouts: list[float | None] = []
-
-    def settimeout(self, value: float | None) -> None:
-        self.timeouts.append(value)
 
 
 class Reply:
