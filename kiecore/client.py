@@ -694,7 +694,8 @@ class Client:
         known: TaskStatus | None = None
         recorded: tuple[str, ...] = ()
         naming = Naming.of(name)
-        directory = check_output_dir(output_dir) if output_dir is not None else Path(".")
+        moved = False
+        directory = check_output_dir(output_dir) if output_dir is not None else None
         if isinstance(task, TaskHandle):
             record = self.journal.find(self.transport.base_url, task.task_id) if self.journal is not None else None
             if record is not None:
@@ -703,17 +704,21 @@ class Client:
             handle = task.handle
             if handle is None or task.state not in (JournalState.SUBMITTED, JournalState.SUCCEEDED):
                 raise UsageError(f"journal entry {task.id} ({task.state.value}) cannot be resumed")
+            if directory is None:  # the folder the task was started with, proved before the claim
+                directory = check_output_dir(task.output_dir or ".")
+            elif str(directory) != task.output_dir:
+                moved = True
             self._claim(task)
             if task.state is JournalState.SUCCEEDED:
                 known = TaskStatus(state=TaskState.SUCCEEDED, urls=task.urls)
             recorded = task.files
             naming, request = task.naming, task.request
-            if output_dir is None:
-                directory = Path(task.output_dir or ".")
-            elif str(directory) != task.output_dir:
+            if moved:
                 self._recorder.moved(task.base_url, handle, directory)
         else:
             handle = task
+            if directory is None:
+                directory = check_output_dir(".")
         timeout = self._timeout(handle.model, timeout)
         job = Job(
             Goal.GENERATE,

@@ -160,16 +160,29 @@ def test_resuming_into_the_entrys_own_folder_keeps_it(
     assert journal.get(same.id).output_dir == str(tmp_path / "out")
 
 
-def test_an_entry_without_a_folder_resumes_into_the_current_one(sample_registry: Registry, journal: Journal) -> None:
+def test_an_entry_without_a_folder_resumes_into_the_current_one(
+    sample_registry: Registry, journal: Journal, tmp_path: Path
+) -> None:
     kie = client(sample_registry, journal=journal)
-    saved = result(Path("t1.png"))
-    assert kie.resume(entry(journal, kie)).files == (saved,)
+    saved = result(tmp_path / "t1.png")
+    assert kie.resume(entry(journal, kie)).files == (saved,)  # resolved, as a generation's are
 
 
-def test_a_bare_handle_is_queried_then_saved_in_the_current_folder(sample_registry: Registry) -> None:
+def test_a_bare_handle_is_queried_then_saved_in_the_current_folder(sample_registry: Registry, tmp_path: Path) -> None:
     kie = client(sample_registry, {STATUS: [SUCCEEDED]})
-    saved = result(Path("t1.png"))
+    saved = result(tmp_path / "t1.png")
     assert kie.resume(handle()).files == (saved,) and sent(kie) == [STATUS]
+
+
+def test_an_entry_whose_folder_cannot_be_made_is_refused_before_it_is_claimed_or_asked(
+    sample_registry: Registry, journal: Journal, tmp_path: Path
+) -> None:
+    kie = client(sample_registry, {STATUS: [SUCCEEDED]}, journal=journal)
+    (tmp_path / "a-file").write_text("not a folder")
+    recorded = entry(journal, kie, state=JournalState.SUBMITTED, output_dir=tmp_path / "a-file" / "out")
+    with pytest.raises(UsageError, match="cannot save images in"):
+        kie.resume(recorded)
+    assert sent(kie) == [] and journal.get(recorded.id).updated_at == recorded.updated_at  # not claimed
 
 
 def test_a_bare_handle_is_named_and_described_by_the_name_and_request_given(
