@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from kiecore.cli import _parser, batch_command, generate_command
-from kiecore.cli.batch_command import SEVERITY, item_key, worst
+from kiecore.cli import SEVERITY, _parser, batch_command, generate_command, worst
+from kiecore.cli.batch_command import item_key
 from kiecore.cli.options import request_fields
 from kiecore.cli.progress import BatchProgress, eta
 from kiecore.client import Client

@@ -67,7 +67,8 @@ def test_one_bad_entry_never_blocks_the_others(
         db.execute("UPDATE tasks SET output_dir = ? WHERE id = ?", (str(tmp_path / "good"), good_entry.id))
     journal.note_error(good_entry.id, "odd \udcff text from the server")
     code, out, err = kie("resume")
-    assert code == 1 and bad.task_id in err and "Traceback" not in err
+    assert code == 2 and bad.task_id in err and "Traceback" not in err  # its folder, refused before anything
+    assert f"cannot save images in {blocked}" in err
     (saved,) = [Path(line) for line in out.splitlines()]
     assert saved.parent == tmp_path / "good" and check_image(saved)
     assert journal.get(good_entry.id).state is JournalState.DOWNLOADED
@@ -76,6 +77,21 @@ def test_one_bad_entry_never_blocks_the_others(
     code, out, _ = kie("tasks", "--json")  # JSON Lines: one entry a line, the odd text escaped
     listed = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and {entry["id"] for entry in listed} >= {good_entry.id, bad_entry.id}
+
+
+def test_the_exit_code_is_the_most_severe_of_the_entries_not_the_largest(
+    client: Client, journal: Journal, kie: Any, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the output folder should be")
+    _, _, refused = succeeded(client, journal, "nano-banana-pro")  # its folder: exit 2
+    _, _, unreachable = succeeded(client, journal, "nano-banana-pro")  # its result: exit 1
+    journal.observed(unreachable.id, TaskStatus(state=TaskState.SUCCEEDED, urls=("https://10.255.0.1/a.png",)))
+    with journal._write() as db:
+        db.execute("UPDATE tasks SET output_dir = ? WHERE id = ?", (str(blocked), refused.id))
+        db.execute("UPDATE tasks SET output_dir = ? WHERE id = ?", (str(tmp_path / "out"), unreachable.id))
+    code, out, err = kie("resume")
+    assert code == 1 and out == "" and err.count("kie: error:") == 2, err  # 1 is worse than 2 (docs/cli.md)
 
 
 def test_an_unexpected_failure_of_one_entry_is_one_masked_line_and_the_rest_go_on(

@@ -2,8 +2,8 @@
 what it needs when it runs, so ``kie --help`` loads no plugin and no HTTP library.
 
 The exit codes and their meanings are :data:`EXIT_CODES` (docs/cli.md's table says the same, checked by a
-test). ``kie batch`` exits with the most severe of its items' codes (see
-:data:`kiecore.cli.batch_command.SEVERITY`). An error is one line on stderr, never a traceback (unless
+test). ``kie batch`` and ``kie resume`` exit with the most severe of their items' codes (:func:`worst`, by
+:data:`SEVERITY`). An error is one line on stderr, never a traceback (unless
 ``--debug``); with ``--json`` it is also one JSON object on stdout (:func:`kiecore.cli.output.error_json`),
 argparse's own usage errors included. ``--debug`` and ``--journal`` work before or after the command.
 """
@@ -16,7 +16,7 @@ import contextvars
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NoReturn
 
 PROFILES = ("live", "reference")
@@ -31,6 +31,19 @@ EXIT_CODES = {
     5: "timed out",
     130: "interrupted",
 }
+
+#: Exit codes from the most severe down: a command of many items exits with the first one any item had (0: all
+#: delivered). 130 interrupted; 3 key or credits refused (nothing else can work); 1 anything else, e.g. a submit
+#: that may or may not have created a task (a person must look); 4 a task failed at Kie; 5 timed out (running
+#: the command again finishes it); 2 an item refused before anything was sent for it.
+SEVERITY = (130, 3, 1, 4, 5, 2)
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The most severe of ``codes`` by :data:`SEVERITY` (a code it does not list counts as 1); 0 for none."""
+    found = {code if code in SEVERITY else 1 for code in codes if code != 0}
+    return next((code for code in SEVERITY if code in found), 0)
+
 
 #: Whether the command line being parsed asked for ``--json`` (so a usage error is also printed as JSON).
 _JSON_ERRORS: contextvars.ContextVar[bool] = contextvars.ContextVar("kie_json_errors", default=False)

@@ -8,7 +8,7 @@ abandoned) are started.
 
 Results go to stdout as each item finishes (its files, or one JSON object a line with ``--json``); errors
 (``kie: line N: ...``), a progress line on a terminal, and the summary go to stderr. The exit code is the most
-severe of the items' (:data:`SEVERITY`), 0 when every line was delivered.
+severe of the items' (:func:`kiecore.cli.worst`), 0 when every line was delivered.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import queue
 import shlex
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Any
 
 import attrs
 
-from kiecore.cli import describe, destination, dry_run
+from kiecore.cli import describe, destination, dry_run, worst
 from kiecore.cli.gallery_command import Refresher, wants_gallery
 from kiecore.cli.generate_command import announce_cost, client_for, listen
 from kiecore.cli.options import request_fields
@@ -45,11 +45,6 @@ from kiecore.model import COMMON_PARAMETERS, GenerationRequest, GenerationResult
 from kiecore.pricing import estimate, image_count
 from kiecore.serialization import to_json
 
-#: Exit codes from the most severe down: the batch exits with the first one any item had (0: all delivered).
-#: 130 interrupted; 3 key or credits refused (nothing else can work); 1 anything else, e.g. a submit that may
-#: or may not have created a task (a person must look); 4 a task failed at Kie; 5 timed out (running the batch
-#: again finishes it); 2 a bad line skipped with --skip-invalid.
-SEVERITY = (130, 3, 1, 4, 5, 2)
 #: How many items may wait for their create at once: one create window's worth at the published limits (20 per
 #: 10 s). Later items start as earlier ones are created, so the engine's create queue stays one window deep.
 QUEUED_CREATES = 20
@@ -61,12 +56,6 @@ REQUEST_FIELDS = (*(field for field in COMMON_PARAMETERS if field != "image_urls
 JSON_FIELDS = frozenset(
     {"model", *REQUEST_FIELDS, "image", "params", "output_dir", "output_file", "name", "timeout", "no_download"}
 )
-
-
-def worst(codes: Iterable[int]) -> int:
-    """The most severe of ``codes`` by :data:`SEVERITY` (a code it does not list counts as 1); 0 for none."""
-    found = {code if code in SEVERITY else 1 for code in codes if code != 0}
-    return next((code for code in SEVERITY if code in found), 0)
 
 
 def item_key(

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kiecore.cli import describe, destination
+from kiecore.cli import describe, destination, worst
 from kiecore.cli.gallery_command import Refresher
 from kiecore.cli.output import error_json, print_json, print_result, printable
 from kiecore.cli.progress import Progress
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     except JournalError as error:
         print(f"kie: error: {error}; resuming only the tasks in its fallback log", file=sys.stderr)
         log = FallbackLog.beside(Path(args.journal) if args.journal else default_path())
-        return max(1, _resume_unjournalled(args, log.records()))
+        return worst((1, _resume_unjournalled(args, log.records())))
     output_dir = destination.folder(args.output_dir) if args.output_dir is not None else None
     pages = Refresher(journal.entries) if args.gallery else None
     with journal:
@@ -52,7 +52,7 @@ def _resume_journalled(
         if not entries:
             print("kie: nothing to resume", file=sys.stderr)
     with _Clients(args, journal) as clients:
-        worst = 0
+        code = 0
         for entry in entries:
             label = f"task {entry.task_id} ({entry.model}, journal entry {entry.id})"
             try:
@@ -73,12 +73,12 @@ def _resume_journalled(
                 print(f"kie: skipped {label}: {printable(str(error))}", file=sys.stderr)
                 continue
             except Exception as error:  # one entry that fails, even oddly, must never block the rest
-                worst = max(worst, _failed(args, label, error))
+                code = worst((code, _failed(args, label, error)))
                 continue
             print_result(result, as_json=args.json)
             if pages is not None:
                 pages.saved(result.files)
-    return worst
+    return code
 
 
 def _chosen(args: argparse.Namespace, journal: Journal, name: str) -> list[JournalEntry]:
@@ -124,7 +124,7 @@ def _resume_unjournalled(args: argparse.Namespace, records: list[FallbackRecord]
 
 
 def _resume_records(args: argparse.Namespace, records: list[FallbackRecord], pages: Refresher | None) -> int:
-    worst = 0
+    code = 0
     with _Clients(args, None) as clients:
         for record in records:
             if record.state in (JournalState.DOWNLOADED.value, JournalState.FAILED.value):
@@ -141,12 +141,12 @@ def _resume_records(args: argparse.Namespace, records: list[FallbackRecord], pag
                     request=record.request,
                 )
             except Exception as error:
-                worst = max(worst, _failed(args, f"task {record.task_id}", error))
+                code = worst((code, _failed(args, f"task {record.task_id}", error)))
                 continue
             print_result(result, as_json=args.json)
             if pages is not None:
                 pages.saved(result.files)
-    return worst
+    return code
 
 
 def _failed(args: argparse.Namespace, label: str, error: Exception) -> int:
