@@ -68,7 +68,7 @@ mutation: $(VENV)/.installed
 chaos: $(VENV)/.installed
 	$(BIN)/python bench/chaos.py 20 20
 
-# The engine's figures in docs/performance.md: kiecore against a fixed 2 s poller, scenarios a-f (about 15
+# The engine's figures in docs/performance.md: kiecore against a fixed 2 s poller, scenarios a-f (15-20
 # minutes; `$(BIN)/python bench/engine.py --quick` in about two, or name scenarios: `bench/engine.py b`).
 .PHONY: engine-bench
 engine-bench: $(VENV)/.installed

@@ -7,11 +7,14 @@ the due tasks are ranked by a rule and served in that order, as the engine's sch
 
   chance    P(done since the last query): PollPlan.priority, what the engine ranks by
   waited    the expected time the task has already been done, E[(now - T)+ | T > last query]
+  both      chance + 0.3 x waited
+  aged      chance x the time since the last query
+  crossing  the density of tasks whose latency crosses 1 s or 3 s now (the targets' marks), given T > last query
 
 Each row is one rule and plan ``chance``, over three seeds: added latency (finish to the query that finds it)
 median and p90, and status queries per task. ``unlimited`` drops the window. Needs only kiecore (.venv).
 
-Usage: .venv/bin/python bench/plan_budget.py [--tasks N]   (about 2 s)
+Usage: .venv/bin/python bench/plan_budget.py [--tasks N]   (about 4 s)
 """
 
 from __future__ import annotations
@@ -49,7 +52,28 @@ def waited(plan: PollPlan, last: float | None, now: float, steps: int = 16) -> f
     return width * sum(1.0 - plan.survival(start + (i + 0.5) * width) / alive for i in range(steps))
 
 
-RULES: dict[str, Rule] = {"chance": chance, "waited": waited}
+def both(plan: PollPlan, last: float | None, now: float) -> float:
+    return chance(plan, last, now) + 0.3 * waited(plan, last, now)
+
+
+def aged(plan: PollPlan, last: float | None, now: float) -> float:
+    return chance(plan, last, now) * (now - (last or 0.0))
+
+
+def crossing(plan: PollPlan, last: float | None, now: float, width: float = 0.05) -> float:
+    start = last or 0.0
+    alive = plan.survival(start)
+    if alive < 1e-300:
+        return 0.0
+    total = 0.0
+    for mark in (1.0, 3.0):
+        t = now - mark
+        if t - width > start:
+            total += (plan.survival(t - width) - plan.survival(t + width)) / (2 * width)
+    return total / alive
+
+
+RULES: dict[str, Rule] = {"chance": chance, "waited": waited, "both": both, "aged": aged, "crossing": crossing}
 
 
 def simulate(rule: Rule, plan_chance: float, seed: int, tasks: int, limited: bool = True) -> tuple[list[float], int]:
