@@ -1,9 +1,10 @@
 """How many status queries per task any poller needs to meet scenario (b)'s latency targets: a lower bound.
 
 The setting is scenario (b)'s task: its run time T is lognormal with mean 30 s and CV 0.3, and the poller
-knows that distribution exactly. A query only says whether T has passed. The added latency is the first query
-at or after T, minus T. The targets, median <= 1 s and p90 <= 3 s, say that P(latency > 1 s) <= 0.5 and
-P(latency > 3 s) <= 0.1.
+knows that distribution exactly. A query only says whether T has passed (a market reply's running states,
+``waiting``/``queuing``/``generating``, have no documented timing; the emulator's are fixed fractions of T).
+The added latency is the first query at or after T, minus T. The targets, median <= 1 s and p90 <= 3 s, say
+that P(latency > 1 s) <= 0.5 and P(latency > 3 s) <= 0.1.
 
 **Weak duality.** Take multipliers m1, m2 >= 0 and any poller that meets both targets. Then
 

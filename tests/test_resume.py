@@ -16,7 +16,7 @@ from kiecore.client import Client
 from kiecore.emulator import Emulator
 from kiecore.errors import DownloadError, SubmitUncertainError, TaskBusyError, WrongKeyError
 from kiecore.journal import Journal, JournalState
-from kiecore.model import TaskState, TaskStatus
+from kiecore.model import TaskHandle, TaskState, TaskStatus
 from kiecore.registry import Registry
 from kiecore.testing.endtoend import check_image
 
@@ -84,12 +84,19 @@ def test_the_exit_code_is_the_most_severe_of_the_entries_not_the_largest(
 ) -> None:
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the output folder should be")
-    _, _, refused = succeeded(client, journal, "nano-banana-pro")  # its folder: exit 2
-    _, _, unreachable = succeeded(client, journal, "nano-banana-pro")  # its result: exit 1
-    journal.observed(unreachable.id, TaskStatus(state=TaskState.SUCCEEDED, urls=("https://10.255.0.1/a.png",)))
+    handle, status, refused = succeeded(client, journal, "nano-banana-pro")  # its folder: exit 2
     with journal._write() as db:
         db.execute("UPDATE tasks SET output_dir = ? WHERE id = ?", (str(blocked), refused.id))
-        db.execute("UPDATE tasks SET output_dir = ? WHERE id = ?", (str(tmp_path / "out"), unreachable.id))
+    overlong = journal.begin_submit(  # a task id no status query can carry: exit 1
+        model="nano-banana-pro",
+        profile=handle.profile,
+        base_url=client.transport.base_url,
+        request=refused.request,
+        output_dir=str(tmp_path / "out"),
+        key_fingerprint=client.key_fingerprint,
+    )
+    journal.submitted(overlong, TaskHandle(model="nano-banana-pro", task_id="t" * 5000))
+    journal.observed(overlong, status)
     code, out, err = kie("resume")
     assert code == 1 and out == "" and err.count("kie: error:") == 2, err  # 1 is worse than 2 (docs/cli.md)
 
