@@ -226,6 +226,12 @@ class WireSpec:
             unknown = sorted({*rule.when, *rule.then} - declared)
             if unknown:
                 raise ValueError(f"a rule names {unknown[0]!r}, which is not a declared parameter")
+        for group in self.requires_any:
+            if not group:
+                raise ValueError("a requires_any group is empty: it could never be satisfied")
+            unknown = sorted(set(group) - declared)
+            if unknown:
+                raise ValueError(f"requires_any names {unknown[0]!r}, which is not a declared parameter")
 
     def effective(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``params`` (wire values to send) with each declared default filled in where a parameter is left out:

@@ -106,8 +106,10 @@ def _finish(model: ModelSpec, wire: WireSpec, given: Mapping[str, Any]) -> dict[
         if not any(name in params for name in group):
             names = " or ".join(group)
             first = wire.param(group[0])
-            common = first.common if first is not None else None
-            raise InvalidParameterError(f"{model.id} needs {names}", parameter=group[0], value=None, common=common)
+            assert first is not None  # a WireSpec's groups name only its declared parameters
+            raise InvalidParameterError(
+                f"{model.id} needs {names}", parameter=group[0], value=None, common=first.common
+            )
     _check_rules(model, wire, params)
     return params
 

@@ -501,11 +501,23 @@ def test_a_request_with_none_of_a_required_group_is_refused_naming_the_first() -
     assert resolved(FOUR_O, prompt="x") == {"prompt": "x", "size": "1:1"}
 
 
-def test_a_required_group_may_lead_with_a_parameter_the_profile_does_not_declare() -> None:
-    wire = stock.market_wire("t/any", stock.prompt(required=False), requires_any=(("mask", "prompt"),))
-    model = ModelSpec(id="t/any", title="t", family="t", live=wire)
-    assert refusal(lambda: resolved(model)) == ("t/any needs mask or prompt", "mask", None, None, None)
-    assert resolved(model, prompt="x") == {"prompt": "x"}
+def test_a_required_group_is_refused_by_its_first_parameter_and_that_ones_common_name() -> None:
+    mask = ParamSpec(name="mask", kind=ParamKind.URL)
+    groups = ((("mask", "prompt"), None), (("prompt", "mask"), "prompt"))
+    for group, common in groups:
+        wire = stock.market_wire("t/any", mask, stock.prompt(required=False), requires_any=(group,))
+        model = ModelSpec(id="t/any", title="t", family="t", live=wire)
+        message = f"t/any needs {group[0]} or {group[1]}"
+        assert refusal(lambda model=model: resolved(model)) == (message, group[0], None, common, None)
+        assert resolved(model, prompt="x") == {"prompt": "x"}
+
+
+@pytest.mark.parametrize(
+    ("group", "text"), [((), "is empty"), (("mask", "prompt"), "'mask', which is not a declared parameter")]
+)
+def test_a_required_group_names_only_declared_parameters(group: tuple[str, ...], text: str) -> None:
+    with pytest.raises(ValueError, match=text):
+        stock.market_wire("t/any", stock.prompt(required=False), requires_any=(group,))
 
 
 def test_a_broken_rule_names_the_parameter_by_its_common_name_and_shows_the_value_that_met_it() -> None:
