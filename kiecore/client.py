@@ -380,7 +380,7 @@ class Client:
 
     def start_submit(self, prepared: PreparedRequest) -> Future[TaskHandle]:
         """:meth:`submit` of a prepared request, without waiting: the future of its handle."""
-        timeout = self._timeout(prepared.model.spec.id, None)
+        timeout = self.timeout_for(prepared.model.spec.id, None)
         job = Job(Goal.SUBMIT, self._clock() + timeout, timeout, prepared=prepared)
         return self.engine.run(job, Phase.UPLOAD if prepared.uploads else Phase.CREATE)
 
@@ -437,7 +437,7 @@ class Client:
         on_retry: RetryCallback | None = None,
     ) -> Future[TaskStatus]:
         """:meth:`wait` without waiting: the future of the final status (``cancel()`` stops the polling)."""
-        timeout = self._timeout(handle.model, timeout)
+        timeout = self.timeout_for(handle.model, timeout)
         job = Job(Goal.WAIT, self._clock() + timeout, timeout, handle=handle, on_status=on_status, on_retry=on_retry)
         return self._run_known(job)
 
@@ -453,8 +453,15 @@ class Client:
         self._folders[key] = (directory, now)
         return directory
 
-    def _timeout(self, model: str, timeout: float | None) -> float:
-        """``timeout`` checked, or the model's default deadline."""
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock every ``deadline=`` argument is a value of: the ``clock`` given, else :func:`time.monotonic`."""
+        return self._clock
+
+    def timeout_for(self, model: str, timeout: float | None = None) -> float:
+        """The seconds a generation of ``model`` may take: ``timeout`` if it is a positive number of seconds
+        (:class:`UsageError` otherwise), else the model's default deadline (:func:`default_timeout`). What
+        ``generate``, ``start``, ``wait`` and ``resume`` check their ``timeout`` by, before anything is sent."""
         if timeout is None:
             return default_timeout(self.model(model).spec.typical_seconds)
         return _positive(timeout, "the timeout")
@@ -595,7 +602,7 @@ class Client:
         if callback_url is not None:
             params["callback_url"] = callback_url
         prepared = self.prepare(model, request, profile=profile, **params)
-        timeout = self._timeout(model, timeout)
+        timeout = self.timeout_for(model, timeout)
         directory, naming = None, Naming.of(name)
         if download:
             count = image_count(prepared.model.spec, prepared.profile, prepared.params)
@@ -719,7 +726,7 @@ class Client:
             handle = task
             if directory is None:
                 directory = check_output_dir(".")
-        timeout = self._timeout(handle.model, timeout)
+        timeout = self.timeout_for(handle.model, timeout)
         job = Job(
             Goal.GENERATE,
             self._clock() + timeout,

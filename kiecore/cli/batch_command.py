@@ -243,7 +243,7 @@ def prepare_item(
     _check_type(no_download, bool, "no_download", "true or false")
     prepared = client.prepare(model, **fields)
     model_id = prepared.model.spec.id
-    client._timeout(model_id, timeout)  # the check Client.start makes
+    client.timeout_for(model_id, timeout)  # the check Client.start makes
     where = {"output_dir": output_dir, "output_file": output_file, "name": name}
     directory = None
     if getattr(args, "dry_run", False):  # a dry run creates no folder; its items are only shown, so their keys

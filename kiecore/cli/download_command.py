@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     entry = known_task.journalled(args.journal, args.task_id, base_url)
     with Client(base_url=base_url, profile=profile) as client:
         model = client.model(args.model).spec.id
-        deadline = None if args.timeout is None else client._clock() + client._timeout(model, args.timeout)
+        deadline = None if args.timeout is None else client.clock() + client.timeout_for(model, args.timeout)
         # 0: submitted elsewhere, at a time kiecore does not know ({date} is then today)
         handle = TaskHandle(model=model, task_id=args.task_id, profile=profile, submitted_at=0.0)
         status = client.status(handle)

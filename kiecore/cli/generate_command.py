@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
         with dry_run.dry_client(args) as client:
             prepared = _prepare_tasks(client, args, fields, where)
-            client._timeout(prepared[0].model.spec.id, args.timeout)  # the checks a real run makes
+            client.timeout_for(prepared[0].model.spec.id, args.timeout)  # the checks a real run makes
             for one in prepared:
                 destination.check_naming(one, where, download=not args.no_download)
             return dry_run.show_tasks(args, client, prepared)
