@@ -38,6 +38,7 @@ from kiecore.declarations import ModelSpec
 from kiecore.errors import InvalidParameterError, ParseError
 from kiecore.model import Profile, TaskState, TaskStatus
 from kiecore.registry import ModelEntry, Registry
+from kiecore.serialization import from_json, to_json
 from kiecore.testing import strategies
 from kiecore.testing.mapping import (
     Recorded,
@@ -138,6 +139,11 @@ class PluginConformance:
     def test_declarations_are_consistent(self, model_profile: tuple[ModelEntry, Profile]) -> None:
         entry, profile = model_profile
         check_declaration(entry.spec, profile)
+
+    def test_declarations_survive_json(self) -> None:
+        """Each model reads back from its JSON (what ``kie models --json`` prints) as the same declaration."""
+        for entry in self.registry().models():
+            assert from_json(ModelSpec, to_json(entry.spec)) == entry.spec, f"{entry.spec.id} changes through JSON"
 
     def test_recorded_model(self, kie_plugin_registry: Registry, recorded_model: RecordedModel) -> None:
         """What the recorded cases state about a model (names, profiles, image count, defaults, limits) holds."""
@@ -292,8 +298,6 @@ def check_declaration(model: ModelSpec, profile: Profile) -> None:
             assert param.default in param.choices, f"{model.id}.{param.name}: default {param.default!r} not allowed"
         for wire_value in param.value_map.values():
             assert not param.choices or wire_value in param.choices, f"{model.id}.{param.name}: {wire_value!r}"
-    for group in wire.requires_any:
-        assert all(wire.param(name) for name in group), f"{model.id}: requires_any names an undeclared parameter"
     assert model.typical_seconds > 0 and model.max_images >= 1
 
 
