@@ -701,7 +701,6 @@ class Client:
         known: TaskStatus | None = None
         recorded: tuple[str, ...] = ()
         naming = Naming.of(name)
-        moved = False
         directory = check_output_dir(output_dir) if output_dir is not None else None
         if isinstance(task, TaskHandle):
             record = self.journal.find(self.transport.base_url, task.task_id) if self.journal is not None else None
@@ -713,14 +712,12 @@ class Client:
                 raise UsageError(f"journal entry {task.id} ({task.state.value}) cannot be resumed")
             if directory is None:  # the folder the task was started with, proved before the claim
                 directory = check_output_dir(task.output_dir or ".")
-            elif str(directory) != task.output_dir:
-                moved = True
             self._claim(task)
             if task.state is JournalState.SUCCEEDED:
                 known = TaskStatus(state=TaskState.SUCCEEDED, urls=task.urls)
             recorded = task.files
             naming, request = task.naming, task.request
-            if moved:
+            if output_dir is not None and str(directory) != task.output_dir:
                 self._recorder.moved(task.base_url, handle, directory)
         else:
             handle = task

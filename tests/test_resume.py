@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from kiecore.cli import main
@@ -51,6 +52,23 @@ def succeeded(client: Client, journal: Journal, model: str, **params: Any) -> An
     return handle, status, entry
 
 
+def overlong_entry(
+    client: Client, journal: Journal, handle: TaskHandle, status: TaskStatus, request: Any, folder: Path
+) -> int:
+    """A journal entry like ``handle``'s succeeded task, but with a task id no status query can carry."""
+    entry_id = journal.begin_submit(
+        model=handle.model,
+        profile=handle.profile,
+        base_url=client.transport.base_url,
+        request=request,
+        output_dir=str(folder),
+        key_fingerprint=client.key_fingerprint,
+    )
+    journal.submitted(entry_id, attrs.evolve(handle, task_id="t" * 5000))
+    journal.observed(entry_id, status)
+    return entry_id
+
+
 def downloads(emulator: Emulator) -> list[str]:
     return [request.path for request in emulator.requests if request.server == "files"]
 
@@ -87,16 +105,7 @@ def test_the_exit_code_is_the_most_severe_of_the_entries_not_the_largest(
     handle, status, refused = succeeded(client, journal, "nano-banana-pro")  # its folder: exit 2
     with journal._write() as db:
         db.execute("UPDATE tasks SET output_dir = ? WHERE id = ?", (str(blocked), refused.id))
-    overlong = journal.begin_submit(  # a task id no status query can carry: exit 1
-        model="nano-banana-pro",
-        profile=handle.profile,
-        base_url=client.transport.base_url,
-        request=refused.request,
-        output_dir=str(tmp_path / "out"),
-        key_fingerprint=client.key_fingerprint,
-    )
-    journal.submitted(overlong, TaskHandle(model="nano-banana-pro", task_id="t" * 5000))
-    journal.observed(overlong, status)
+    overlong_entry(client, journal, handle, status, refused.request, tmp_path / "out")  # exit 1
     code, out, err = kie("resume")
     assert code == 1 and out == "" and err.count("kie: error:") == 2, err  # 1 is worse than 2 (docs/cli.md)
 
@@ -124,18 +133,7 @@ def test_an_unexpected_failure_of_one_entry_is_one_masked_line_and_the_rest_go_o
 
 def test_an_overlong_task_id_is_reported_not_fatal(client: Client, journal: Journal, kie: Any, tmp_path: Path) -> None:
     handle, status, entry = succeeded(client, journal, "nano-banana-pro")
-    other_id = journal.begin_submit(
-        model="nano-banana-pro",
-        profile=handle.profile,
-        base_url=client.transport.base_url,
-        request=entry.request,
-        output_dir=str(tmp_path / "long"),
-        key_fingerprint=client.key_fingerprint,
-    )
-    import attrs
-
-    journal.submitted(other_id, attrs.evolve(handle, task_id="t" * 5000))
-    journal.observed(other_id, status)
+    overlong_entry(client, journal, handle, status, entry.request, tmp_path / "long")
     code, out, err = kie("resume", "-o", str(tmp_path / "out"))
     assert code == 1 and "Traceback" not in err and "internal error" not in err
     assert len(out.splitlines()) == 1  # the ordinary entry was still delivered
